@@ -1,0 +1,362 @@
+// islet's Web Platform layer for JavaScript tenants.
+//
+// This file is a classic script whose value is a function. The host calls
+// it once per context with `ops`, an object of native host operations, and
+// keeps the returned hooks private: tenant code never sees `ops` or the
+// hooks. Nothing here may depend on one engine; the same file serves V8
+// and the QuickJS runtime.
+//
+// ops.utf8Encode(string) -> Uint8Array
+// ops.utf8Decode(Uint8Array) -> string (invalid sequences become U+FFFD)
+// ops.log(level, message)    level: 0 debug, 1 info, 2 warn, 3 error
+(function (ops) {
+  "use strict";
+
+  const define = (name, value) =>
+    Object.defineProperty(globalThis, name, {
+      value,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+
+  // ---- Headers -------------------------------------------------------
+
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+  function normaliseName(name) {
+    name = String(name);
+    if (!TOKEN.test(name)) {
+      throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    }
+    return name.toLowerCase();
+  }
+
+  function normaliseValue(value) {
+    value = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(value)) {
+      throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  class Headers {
+    #list = new Map(); // lowercase name -> array of values
+
+    constructor(init = undefined) {
+      if (init === undefined || init === null) return;
+      if (init instanceof Headers) {
+        for (const [k, v] of init.#list) this.#list.set(k, v.slice());
+      } else if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const p = Array.from(pair);
+          if (p.length !== 2) {
+            throw new TypeError("each header pair needs a name and a value");
+          }
+          this.append(p[0], p[1]);
+        }
+      } else if (typeof init === "object") {
+        for (const k of Object.keys(init)) this.append(k, init[k]);
+      } else {
+        throw new TypeError("Headers init must be an object or iterable");
+      }
+    }
+
+    append(name, value) {
+      const key = normaliseName(name);
+      const values = this.#list.get(key);
+      if (values) values.push(normaliseValue(value));
+      else this.#list.set(key, [normaliseValue(value)]);
+    }
+
+    set(name, value) {
+      this.#list.set(normaliseName(name), [normaliseValue(value)]);
+    }
+
+    get(name) {
+      const values = this.#list.get(normaliseName(name));
+      return values ? values.join(", ") : null;
+    }
+
+    getSetCookie() {
+      return (this.#list.get("set-cookie") || []).slice();
+    }
+
+    has(name) {
+      return this.#list.has(normaliseName(name));
+    }
+
+    delete(name) {
+      this.#list.delete(normaliseName(name));
+    }
+
+    *entries() {
+      const names = Array.from(this.#list.keys()).sort();
+      for (const name of names) {
+        const values = this.#list.get(name);
+        if (name === "set-cookie") {
+          for (const v of values) yield [name, v];
+        } else {
+          yield [name, values.join(", ")];
+        }
+      }
+    }
+
+    *keys() {
+      for (const [k] of this.entries()) yield k;
+    }
+
+    *values() {
+      for (const [, v] of this.entries()) yield v;
+    }
+
+    forEach(callback, thisArg = undefined) {
+      for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this);
+    }
+
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+
+    get [Symbol.toStringTag]() {
+      return "Headers";
+    }
+  }
+
+  // ---- Bodies --------------------------------------------------------
+
+  function toBytes(body) {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return ops.utf8Encode(body);
+    if (body instanceof Uint8Array) return body;
+    if (body instanceof ArrayBuffer) return new Uint8Array(body);
+    if (ArrayBuffer.isView(body)) {
+      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    }
+    return ops.utf8Encode(String(body));
+  }
+
+  const EMPTY = new Uint8Array(0);
+
+  class Body {
+    #bytes;
+    #used = false;
+
+    constructor(bytes) {
+      this.#bytes = bytes;
+    }
+
+    get bodyUsed() {
+      return this.#used;
+    }
+
+    #consume() {
+      if (this.#used) {
+        return Promise.reject(new TypeError("body has already been read"));
+      }
+      this.#used = true;
+      return Promise.resolve(this.#bytes || EMPTY);
+    }
+
+    async arrayBuffer() {
+      const bytes = await this.#consume();
+      return bytes.slice().buffer;
+    }
+
+    async bytes() {
+      return (await this.#consume()).slice();
+    }
+
+    async text() {
+      return ops.utf8Decode(await this.#consume());
+    }
+
+    async json() {
+      return JSON.parse(await this.text());
+    }
+
+    static bytesOf(body) {
+      return body.#bytes;
+    }
+  }
+
+  // ---- Request -------------------------------------------------------
+
+  class Request extends Body {
+    #method;
+    #url;
+    #headers;
+
+    constructor(input, init = {}) {
+      const source = input instanceof Request ? input : null;
+      const body = init.body !== undefined ? toBytes(init.body) : source ? Body.bytesOf(source) : null;
+      super(body);
+      this.#url = source ? source.url : String(input);
+      this.#method = String(init.method || (source ? source.method : "GET")).toUpperCase();
+      this.#headers = new Headers(init.headers || (source ? source.headers : undefined));
+      if (body && (this.#method === "GET" || this.#method === "HEAD")) {
+        throw new TypeError(`a ${this.#method} request cannot have a body`);
+      }
+    }
+
+    get method() {
+      return this.#method;
+    }
+
+    get url() {
+      return this.#url;
+    }
+
+    get headers() {
+      return this.#headers;
+    }
+
+    clone() {
+      if (this.bodyUsed) throw new TypeError("cannot clone a used body");
+      return new Request(this);
+    }
+
+    get [Symbol.toStringTag]() {
+      return "Request";
+    }
+  }
+
+  // ---- Response ------------------------------------------------------
+
+  class Response extends Body {
+    #status;
+    #statusText;
+    #headers;
+
+    constructor(body = null, init = {}) {
+      const bytes = toBytes(body);
+      super(bytes);
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`status ${init.status} is not in the range 200 to 599`);
+      }
+      this.#status = status;
+      this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
+      this.#headers = new Headers(init.headers);
+      if (typeof body === "string" && !this.#headers.has("content-type")) {
+        this.#headers.set("content-type", "text/plain;charset=UTF-8");
+      }
+    }
+
+    static json(data, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new Response(JSON.stringify(data), { ...init, headers });
+    }
+
+    static redirect(url, status = 302) {
+      if (![301, 302, 303, 307, 308].includes(status)) {
+        throw new RangeError(`${status} is not a redirect status`);
+      }
+      return new Response(null, { status, headers: { location: String(url) } });
+    }
+
+    get status() {
+      return this.#status;
+    }
+
+    get statusText() {
+      return this.#statusText;
+    }
+
+    get ok() {
+      return this.#status >= 200 && this.#status < 300;
+    }
+
+    get headers() {
+      return this.#headers;
+    }
+
+    clone() {
+      if (this.bodyUsed) throw new TypeError("cannot clone a used body");
+      return new Response(Body.bytesOf(this), {
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.#headers,
+      });
+    }
+
+    get [Symbol.toStringTag]() {
+      return "Response";
+    }
+  }
+
+  // ---- console -------------------------------------------------------
+
+  function format(args) {
+    return args
+      .map((a) => {
+        if (typeof a === "string") return a;
+        if (a instanceof Error) return a.stack || String(a);
+        try {
+          const json = JSON.stringify(a);
+          return json === undefined ? String(a) : json;
+        } catch {
+          return String(a);
+        }
+      })
+      .join(" ");
+  }
+
+  const console = {
+    debug: (...args) => ops.log(0, format(args)),
+    log: (...args) => ops.log(1, format(args)),
+    info: (...args) => ops.log(1, format(args)),
+    warn: (...args) => ops.log(2, format(args)),
+    error: (...args) => ops.log(3, format(args)),
+  };
+
+  define("Headers", Headers);
+  define("Request", Request);
+  define("Response", Response);
+  define("console", console);
+
+  // ---- Hooks for the host -------------------------------------------
+
+  function describe(value) {
+    if (value === null) return "null";
+    if (typeof value !== "object") return typeof value;
+    const name = value.constructor && value.constructor.name;
+    return name ? `an object of class ${name}` : "an object";
+  }
+
+  return {
+    // Builds the Request handed to `fetch`. `headers` is a flat array of
+    // names and values.
+    makeRequest(method, url, headers, body) {
+      const pairs = [];
+      for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+      return new Request(url, {
+        method,
+        headers: pairs,
+        body: method === "GET" || method === "HEAD" ? undefined : body,
+      });
+    },
+
+    // Builds the `ctx` argument of `fetch`.
+    makeContext() {
+      return Object.freeze({
+        waitUntil(promise) {
+          Promise.resolve(promise).catch((e) => console.error("waitUntil:", e));
+        },
+        passThroughOnException() {},
+      });
+    },
+
+    // Reads what `fetch` returned: [status, flatHeaders, bodyBytes].
+    readResponse(value) {
+      if (!(value instanceof Response)) {
+        throw new TypeError(`the handler returned ${describe(value)}, not a Response`);
+      }
+      if (value.bodyUsed) throw new TypeError("the returned Response's body was already read");
+      const flat = [];
+      for (const [k, v] of value.headers) flat.push(k, v);
+      return [value.status, flat, Body.bytesOf(value) || EMPTY];
+    },
+  };
+})

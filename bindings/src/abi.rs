@@ -1,0 +1,58 @@
+//! The islet WASM ABI, version 1: names and codes shared by the host and
+//! guest SDKs. `bindings/ABI.md` is the reference a third party can write
+//! a guest SDK from; keep the two in step.
+
+/// Module name of every host import.
+pub const IMPORT_MODULE: &str = "islet";
+
+/// The ABI version this crate describes.
+pub const VERSION: u32 = 1;
+
+/// The exported handler: `() -> ()`, called once per request.
+pub const HANDLER_EXPORT: &str = "islet_handle";
+
+/// The exported linear memory that every pointer refers to.
+pub const MEMORY_EXPORT: &str = "memory";
+
+/// An optional export `() -> ()` run once after instantiation, before the
+/// first request (the WASI reactor convention).
+pub const INITIALIZE_EXPORT: &str = "_initialize";
+
+/// Host imports, by name.
+pub mod import {
+    /// `(buf, cap) -> len`: the request method.
+    pub const REQUEST_METHOD: &str = "request_method";
+    /// `(buf, cap) -> len`: the absolute request URL.
+    pub const REQUEST_URL: &str = "request_url";
+    /// `(buf, cap) -> len`: every header as `name: value\n` lines.
+    pub const REQUEST_HEADERS: &str = "request_headers";
+    /// `(name, name_len, buf, cap) -> len | ABSENT`: one header's value.
+    pub const REQUEST_HEADER: &str = "request_header";
+    /// `(buf, cap) -> n`: the next `n` bytes of the body; 0 at its end.
+    pub const REQUEST_BODY_READ: &str = "request_body_read";
+    /// `(status) -> 0 | HEAD_SENT | INVALID`: sets the response status.
+    pub const RESPONSE_SET_STATUS: &str = "response_set_status";
+    /// `(name, name_len, value, value_len) -> 0 | HEAD_SENT | INVALID`:
+    /// appends a response header.
+    pub const RESPONSE_ADD_HEADER: &str = "response_add_header";
+    /// `(buf, len) -> 0 | CLOSED`: sends the head if not yet sent, then
+    /// writes a body chunk to the client.
+    pub const RESPONSE_WRITE: &str = "response_write";
+    /// `(name, name_len, buf, cap) -> len | ABSENT`: one of the tenant's
+    /// `vars`.
+    pub const ENV_GET: &str = "env_get";
+    /// `(level, msg, len)`: logs a line (0 debug, 1 info, 2 warn, 3 error).
+    pub const LOG: &str = "log";
+}
+
+/// Negative results of host imports.
+pub mod code {
+    /// The header or variable does not exist.
+    pub const ABSENT: i32 = -1;
+    /// The response head has already been sent.
+    pub const HEAD_SENT: i32 = -2;
+    /// An argument is not valid (status out of range, bad header).
+    pub const INVALID: i32 = -3;
+    /// The client went away; stop writing.
+    pub const CLOSED: i32 = -4;
+}

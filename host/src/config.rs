@@ -1,0 +1,340 @@
+//! The TOML configuration: servers, default limits and tenants.
+//!
+//! Parsing is strict: an unknown key, a duplicate tenant or route, or a
+//! tenant whose `main` cannot be read is a [`ConfigError`] whose message is
+//! one line naming the file, the key or tenant, and the problem. The binary
+//! turns any such error into exit status 2.
+//!
+//! Every key and its default is documented in the README's configuration
+//! reference; keep the two in step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::route::RoutePattern;
+
+/// Default listen address of `islet serve` and `islet dev`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A configuration error: one line, naming the file and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(file: &Path, problem: impl fmt::Display) -> Self {
+        Self {
+            message: format!("{}: {problem}", file.display()),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole configuration of one islet process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The HTTP front and worker threads.
+    pub server: ServerConfig,
+    /// Limits that apply to every tenant unless it overrides them.
+    pub limits: Limits,
+    /// The tenants, in file order.
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[server]`: the HTTP front and the worker threads.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address the front listens on. Default is `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Number of worker threads that run tenant code. Default is the number
+    /// of CPU cores.
+    pub workers: usize,
+    /// Largest accepted request body in MiB; larger bodies get `413`.
+    /// Default is 100.
+    pub max_body_mb: u64,
+    /// How long a client may take to send a request head, in milliseconds.
+    /// Default is 10,000.
+    pub header_timeout_ms: u64,
+    /// How long a graceful shutdown waits for in-flight requests, in
+    /// milliseconds. Default is 10,000.
+    pub shutdown_timeout_ms: u64,
+    /// Capacity of each worker thread's request queue. Default is 1,024.
+    pub queue_depth: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("default address parses"),
+            workers: default_workers(),
+            max_body_mb: 100,
+            header_timeout_ms: 10_000,
+            shutdown_timeout_ms: 10_000,
+            queue_depth: 1024,
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Resource limits of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time one request may use, in milliseconds. Default is 50.
+    pub cpu_ms: u64,
+    /// Memory one isolate may use, in MiB. Default is 128.
+    pub memory_mb: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpu_ms: 50,
+            memory_mb: 128,
+        }
+    }
+}
+
+/// One `[[tenant]]` entry, resolved against the config file's directory.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    /// Unique name; used in logs and metrics.
+    pub name: String,
+    /// The tenant's code: a `.js` module, a `.wasm` or `.wat` module.
+    pub main: PathBuf,
+    /// Route patterns that send requests to this tenant.
+    pub routes: Vec<RoutePattern>,
+    /// Plain-text variables, visible to the tenant as `env`.
+    pub vars: BTreeMap<String, String>,
+    /// This tenant's limits: the `[limits]` defaults with its overrides.
+    pub limits: Limits,
+}
+
+// The file's shape. Kept private so that the public types can carry
+// resolved values (paths, parsed routes, merged limits).
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    tenant: Vec<RawTenant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    workers: Option<usize>,
+    max_body_mb: Option<u64>,
+    header_timeout_ms: Option<u64>,
+    shutdown_timeout_ms: Option<u64>,
+    queue_depth: Option<usize>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    cpu_ms: Option<u64>,
+    memory_mb: Option<u64>,
+}
+
+impl RawLimits {
+    fn over(self, base: Limits) -> Limits {
+        Limits {
+            cpu_ms: self.cpu_ms.unwrap_or(base.cpu_ms),
+            memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    name: String,
+    main: PathBuf,
+    #[serde(default)]
+    routes: Vec<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    ///
+    /// Tenant `main` paths are resolved against the file's directory and
+    /// must name readable files; their contents are loaded (and compiled)
+    /// later, by [`crate::Host::new`].
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, format_args!("cannot read config: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` names it in errors and anchors
+    /// relative `main` paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let (line, col) = line_col(text, span.start);
+                    format!(":{line}:{col}")
+                })
+                .unwrap_or_default();
+            let message = e.message().replace('\n', " ");
+            ConfigError {
+                message: format!("{}{at}: {}", path.display(), message.trim()),
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::resolve(raw, path, base)
+    }
+
+    fn resolve(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let err = |problem: String| ConfigError::new(path, problem);
+
+        // The server section.
+        let defaults = ServerConfig::default();
+        let listen = match raw.server.listen {
+            Some(s) => s.parse().map_err(|_| {
+                err(format!(
+                    "`server.listen`: `{s}` is not an address like `127.0.0.1:8080`"
+                ))
+            })?,
+            None => defaults.listen,
+        };
+        let workers = raw.server.workers.unwrap_or(defaults.workers);
+        if workers == 0 {
+            return Err(err("`server.workers` must be at least 1".into()));
+        }
+        let queue_depth = raw.server.queue_depth.unwrap_or(defaults.queue_depth);
+        if queue_depth == 0 {
+            return Err(err("`server.queue_depth` must be at least 1".into()));
+        }
+        let server = ServerConfig {
+            listen,
+            workers,
+            max_body_mb: raw.server.max_body_mb.unwrap_or(defaults.max_body_mb),
+            header_timeout_ms: raw
+                .server
+                .header_timeout_ms
+                .unwrap_or(defaults.header_timeout_ms),
+            shutdown_timeout_ms: raw
+                .server
+                .shutdown_timeout_ms
+                .unwrap_or(defaults.shutdown_timeout_ms),
+            queue_depth,
+        };
+
+        // Default limits, then each tenant with its overrides.
+        let limits = raw.limits.over(Limits::default());
+        let mut names = HashMap::new();
+        let mut routes: HashMap<String, String> = HashMap::new();
+        let mut tenants = Vec::with_capacity(raw.tenant.len());
+        for t in raw.tenant {
+            if t.name.is_empty() || !t.name.chars().all(is_name_char) {
+                return Err(err(format!(
+                    "tenant `{}`: a name may hold only letters, digits, `-`, `_` and `.`",
+                    t.name
+                )));
+            }
+            if names.insert(t.name.clone(), ()).is_some() {
+                return Err(err(format!("tenant `{}` is defined twice", t.name)));
+            }
+            let mut parsed = Vec::with_capacity(t.routes.len());
+            for r in &t.routes {
+                let pattern = RoutePattern::parse(r)
+                    .map_err(|e| err(format!("tenant `{}`: route `{r}`: {e}", t.name)))?;
+                if let Some(other) = routes.insert(pattern.to_string(), t.name.clone()) {
+                    return Err(err(format!(
+                        "tenant `{}`: route `{r}` is already used by tenant `{other}`",
+                        t.name
+                    )));
+                }
+                parsed.push(pattern);
+            }
+            let main = base.join(&t.main);
+            if !main.is_file() {
+                return Err(err(format!(
+                    "tenant `{}`: `main` file `{}` does not exist",
+                    t.name,
+                    main.display()
+                )));
+            }
+            let limits = t.limits.over(limits);
+            tenants.push(TenantConfig {
+                name: t.name,
+                main,
+                routes: parsed,
+                vars: t.vars,
+                limits,
+            });
+        }
+
+        Ok(Config {
+            server,
+            limits,
+            tenants,
+        })
+    }
+
+    /// The configuration of `islet dev`: one tenant named after the
+    /// script, serving every route.
+    pub fn single(script: &Path) -> Result<Config, ConfigError> {
+        if !script.is_file() {
+            return Err(ConfigError::new(script, "no such file"));
+        }
+        let name = script
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| !s.is_empty() && s.chars().all(is_name_char))
+            .unwrap_or("dev")
+            .to_string();
+        let limits = Limits::default();
+        Ok(Config {
+            server: ServerConfig::default(),
+            limits,
+            tenants: vec![TenantConfig {
+                name,
+                main: script.to_path_buf(),
+                routes: vec![RoutePattern::parse("*/*").expect("catch-all parses")],
+                vars: BTreeMap::new(),
+                limits,
+            }],
+        })
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}

@@ -1,0 +1,568 @@
+//! JavaScript module workers on V8.
+//!
+//! A tenant is an ES module whose default export has a `fetch(request,
+//! env, ctx)` method. Each tenant gets its own isolate, so tenants never
+//! share globals or heaps.
+//!
+//! **Several isolates on one thread.** `v8::Isolate::new` enters the new
+//! isolate on its thread, and V8 keeps entered isolates on a per-thread
+//! stack. A worker thread hosts many tenants, so an isolate here is exited
+//! right after creation and entered again around every use
+//! ([`JsIsolate::with_isolate`]). Entering and exiting always pair up
+//! within one synchronous call, never across an `.await`, so the stack is
+//! balanced whenever another isolate runs. The isolate is entered once
+//! more just before it is dropped, which is what `OwnedIsolate`'s drop
+//! expects.
+//!
+//! **Microtasks** run only at explicit checkpoints (`Explicit` policy), so
+//! the host decides when continuations run and which request pays for
+//! them.
+//!
+//! **The platform layer** is the engine-neutral JS file from
+//! `islet-bindings`, evaluated in each new context with the native
+//! operations below; its hooks build the `Request` and read the
+//! `Response` without tenant code being able to reach them.
+
+use std::cell::RefCell;
+use std::mem::ManuallyDrop;
+use std::rc::Rc;
+use std::sync::Once;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::{
+    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
+    SinkError, TenantRequest,
+};
+use crate::tenant::Tenant;
+
+static V8_INIT: Once = Once::new();
+
+/// Initialises V8's platform once per process. Safe to call many times.
+///
+/// The platform is the unprotected variant (no memory protection keys),
+/// so threads created before this call, such as an embedding server's
+/// own threads, may still run JavaScript.
+pub fn init_v8() {
+    V8_INIT.call_once(|| {
+        let platform = v8::new_unprotected_default_platform(0, false).make_shared();
+        v8::V8::initialize_platform(platform);
+        v8::V8::initialize();
+    });
+}
+
+/// A JavaScript tenant's module source, checked for syntax at load time.
+pub struct JsProgram {
+    /// The name positions in stack traces refer to, e.g. `worker.js`.
+    file_name: String,
+    source: String,
+}
+
+impl JsProgram {
+    /// Checks that `source` is an ES module that compiles and imports
+    /// nothing; the error names the file, line and column.
+    pub fn load(file_name: &str, source: String) -> Result<JsProgram, String> {
+        init_v8();
+        let mut isolate = v8::Isolate::new(v8::CreateParams::default());
+        let checked = {
+            v8::scope!(let scope, &mut isolate);
+            let context = v8::Context::new(scope, Default::default());
+            let scope = &mut v8::ContextScope::new(scope, context);
+            v8::tc_scope!(let tc, scope);
+            compile_module(tc, file_name, &source).map(|_| ())
+        };
+        drop(isolate);
+        checked?;
+        Ok(JsProgram {
+            file_name: file_name.to_string(),
+            source,
+        })
+    }
+}
+
+impl Program for JsProgram {
+    fn engine(&self) -> EngineKind {
+        EngineKind::Js
+    }
+
+    fn instantiate(&self, tenant: &Tenant) -> Result<Rc<dyn Isolate>, HandlerError> {
+        init_v8();
+        let max_heap = usize::try_from(tenant.limits().memory_mb)
+            .unwrap_or(usize::MAX / (1 << 20))
+            .saturating_mul(1 << 20);
+        let params = v8::CreateParams::default().heap_limits(0, max_heap);
+        let mut isolate = v8::Isolate::new(params);
+        isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        isolate.set_slot(TenantName(tenant.name().to_string()));
+
+        let state = {
+            v8::scope!(let scope, &mut isolate);
+            let context = v8::Context::new(scope, Default::default());
+            context.set_allow_generation_from_strings(false);
+            let scope = &mut v8::ContextScope::new(scope, context);
+            v8::tc_scope!(let tc, scope);
+            setup(tc, context, tenant, &self.file_name, &self.source)
+        };
+
+        // Leave the isolate so that the thread's other isolates can enter.
+        // SAFETY: `isolate` was entered by `Isolate::new` on this thread
+        // and nothing entered since; no scope is alive.
+        unsafe { isolate.exit() };
+        let js = JsIsolate {
+            isolate: RefCell::new(ManuallyDrop::new(isolate)),
+            state: RefCell::new(None),
+        };
+        let state = state.map_err(HandlerError::Startup)?;
+        *js.state.borrow_mut() = Some(state);
+        Ok(Rc::new(js))
+    }
+}
+
+/// The tenant's name, kept in an isolate slot for `console`.
+struct TenantName(String);
+
+/// Handles into a tenant's context, created once per isolate.
+struct JsState {
+    context: v8::Global<v8::Context>,
+    handler: v8::Global<v8::Object>,
+    fetch: v8::Global<v8::Function>,
+    env: v8::Global<v8::Object>,
+    make_request: v8::Global<v8::Function>,
+    make_context: v8::Global<v8::Function>,
+    read_response: v8::Global<v8::Function>,
+}
+
+/// A live V8 isolate running one tenant.
+pub struct JsIsolate {
+    isolate: RefCell<ManuallyDrop<v8::OwnedIsolate>>,
+    /// Dropped before the isolate, while it is entered.
+    state: RefCell<Option<JsState>>,
+}
+
+impl JsIsolate {
+    /// Runs `f` with the isolate entered on this thread.
+    fn with_isolate<R>(&self, f: impl FnOnce(&mut v8::OwnedIsolate, &JsState) -> R) -> R {
+        let mut isolate = self.isolate.borrow_mut();
+        let state = self.state.borrow();
+        let state = state.as_ref().expect("a JsIsolate is built with its state");
+        // SAFETY: isolates are only used on the thread that created them
+        // (`JsIsolate` is not `Send`), and the enter below is paired with
+        // the exit before this function returns, so the thread's stack of
+        // entered isolates is balanced again.
+        unsafe { isolate.enter() };
+        let result = f(&mut isolate, state);
+        // SAFETY: this isolate is the one entered above; every scope that
+        // `f` opened has been dropped.
+        unsafe { isolate.exit() };
+        result
+    }
+
+    /// Runs the tenant's `fetch` and reads its response.
+    fn call(&self, request: TenantRequest) -> Result<(ResponseHead, Bytes), HandlerError> {
+        self.with_isolate(|isolate, state| {
+            v8::scope!(let scope, isolate);
+            let context = v8::Local::new(scope, &state.context);
+            let scope = &mut v8::ContextScope::new(scope, context);
+            v8::tc_scope!(let tc, scope);
+            let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
+
+            // Build the arguments of `fetch`.
+            let method = v8_str(tc, request.method.as_str()).into();
+            let url = v8_str(tc, &request.url).into();
+            let headers = v8::Array::new(tc, (request.headers.len() * 2) as i32);
+            for (i, (name, value)) in request.headers.iter().enumerate() {
+                let name = v8_str(tc, name.as_str());
+                let value = v8_str(tc, &String::from_utf8_lossy(value.as_bytes()));
+                headers.set_index(tc, (2 * i) as u32, name.into());
+                headers.set_index(tc, (2 * i + 1) as u32, value.into());
+            }
+            let body = bytes_to_uint8array(tc, &request.body).into();
+            let make_request = v8::Local::new(tc, &state.make_request);
+            let req = make_request
+                .call(tc, undefined, &[method, url, headers.into(), body])
+                .ok_or_else(|| HandlerError::Exception(exception_text(tc)))?;
+            let make_context = v8::Local::new(tc, &state.make_context);
+            let ctx = make_context
+                .call(tc, undefined, &[])
+                .ok_or_else(|| HandlerError::Exception(exception_text(tc)))?;
+            let env = v8::Local::new(tc, &state.env).into();
+
+            // Call the handler and let its microtasks run.
+            let fetch = v8::Local::new(tc, &state.fetch);
+            let handler = v8::Local::new(tc, &state.handler);
+            let returned = fetch.call(tc, handler.into(), &[req, env, ctx]);
+            let Some(returned) = returned else {
+                return Err(HandlerError::Exception(exception_text(tc)));
+            };
+            tc.perform_microtask_checkpoint();
+
+            // An async handler's promise must have settled by now: until
+            // host operations that wait exist, nothing else can settle it.
+            let value = match returned.try_cast::<v8::Promise>() {
+                Ok(promise) => match promise.state() {
+                    v8::PromiseState::Fulfilled => promise.result(tc),
+                    v8::PromiseState::Rejected => {
+                        promise.mark_as_handled();
+                        let reason = promise.result(tc);
+                        return Err(HandlerError::Exception(value_text(tc, reason)));
+                    }
+                    v8::PromiseState::Pending => return Err(HandlerError::Stalled),
+                },
+                Err(_) => returned,
+            };
+
+            // Read the response through the platform layer.
+            let read_response = v8::Local::new(tc, &state.read_response);
+            let parts = read_response
+                .call(tc, undefined, &[value])
+                .ok_or_else(|| HandlerError::NotAResponse(exception_text(tc)))?;
+            read_parts(tc, parts).map_err(HandlerError::NotAResponse)
+        })
+    }
+}
+
+impl Isolate for JsIsolate {
+    fn handle(
+        self: Rc<Self>,
+        request: TenantRequest,
+        sink: ResponseSink,
+    ) -> LocalBoxFuture<Result<(), HandlerError>> {
+        Box::pin(async move {
+            let (head, body) = self.call(request)?;
+            let sent = match sink.send_head(head) {
+                Ok(()) => sink.send_chunk(body).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(()) => Ok(()),
+                Err(SinkError::Closed) => Err(HandlerError::ClientGone),
+                Err(SinkError::HeadAlreadySent) => {
+                    unreachable!("the JS engine sends one head per request")
+                }
+            }
+        })
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let mut isolate = self.isolate.borrow_mut();
+        let stats = isolate.get_heap_statistics();
+        stats.total_heap_size() + stats.external_memory() + stats.malloced_memory()
+    }
+}
+
+impl Drop for JsIsolate {
+    fn drop(&mut self) {
+        let isolate = self.isolate.get_mut();
+        // SAFETY: we are on the isolate's thread (it is not `Send`). The
+        // isolate must be the entered one for its handles to be released
+        // and for `OwnedIsolate::drop`, which exits it again.
+        unsafe { isolate.enter() };
+        self.state.get_mut().take();
+        // SAFETY: the isolate is not used after this point.
+        unsafe { ManuallyDrop::drop(isolate) };
+    }
+}
+
+/// Evaluates the platform layer and the tenant's module in a fresh
+/// context, and finds the handler.
+fn setup(
+    tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+    context: v8::Local<v8::Context>,
+    tenant: &Tenant,
+    file_name: &str,
+    source: &str,
+) -> Result<JsState, String> {
+    let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
+
+    // The platform layer: a function of `ops` that returns the hooks.
+    let glue_source = v8_str(tc, islet_bindings::js::PLATFORM);
+    let glue_name = v8_str(tc, "islet:platform.js").into();
+    let origin = script_origin(tc, glue_name, false);
+    let glue = v8::Script::compile(tc, glue_source, Some(&origin))
+        .and_then(|script| script.run(tc))
+        .and_then(|f| f.try_cast::<v8::Function>().ok())
+        .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
+    let ops = make_ops(tc);
+    let hooks = glue
+        .call(tc, undefined, &[ops.into()])
+        .and_then(|h| h.try_cast::<v8::Object>().ok())
+        .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
+    let hook = |tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+                name: &str| {
+        let key = v8_str(tc, name).into();
+        hooks
+            .get(tc, key)
+            .and_then(|f| f.try_cast::<v8::Function>().ok())
+            .map(|f| v8::Global::new(tc, f))
+            .ok_or_else(|| format!("platform layer has no `{name}` hook"))
+    };
+    let make_request = hook(tc, "makeRequest")?;
+    let make_context = hook(tc, "makeContext")?;
+    let read_response = hook(tc, "readResponse")?;
+
+    // `env`: the tenant's vars, frozen.
+    let env = v8::Object::new(tc);
+    for (key, value) in tenant.vars() {
+        let key = v8_str(tc, key).into();
+        let value = v8_str(tc, value).into();
+        env.create_data_property(tc, key, value);
+    }
+    env.set_integrity_level(tc, v8::IntegrityLevel::Frozen);
+
+    // The tenant's module.
+    let module = compile_module(tc, file_name, source)?;
+    if module.instantiate_module(tc, no_imports) != Some(true) {
+        return Err(exception_text(tc));
+    }
+    let evaluated = module.evaluate(tc).ok_or_else(|| exception_text(tc))?;
+    tc.perform_microtask_checkpoint();
+    if let Ok(promise) = evaluated.try_cast::<v8::Promise>() {
+        match promise.state() {
+            v8::PromiseState::Fulfilled => {}
+            v8::PromiseState::Rejected => {
+                promise.mark_as_handled();
+                let reason = promise.result(tc);
+                return Err(value_text(tc, reason));
+            }
+            v8::PromiseState::Pending => {
+                return Err("the module's top-level await never settled".into());
+            }
+        }
+    }
+
+    // `export default { fetch }`.
+    let namespace = module
+        .get_module_namespace()
+        .try_cast::<v8::Object>()
+        .map_err(|_| "the module has no namespace".to_string())?;
+    let default_key = v8_str(tc, "default").into();
+    let handler = namespace
+        .get(tc, default_key)
+        .and_then(|d| d.try_cast::<v8::Object>().ok())
+        .ok_or("the module has no default export; expected `export default { fetch }`")?;
+    let fetch_key = v8_str(tc, "fetch").into();
+    let fetch = handler
+        .get(tc, fetch_key)
+        .and_then(|f| f.try_cast::<v8::Function>().ok())
+        .ok_or("the default export has no `fetch` method")?;
+
+    Ok(JsState {
+        context: v8::Global::new(tc, context),
+        handler: v8::Global::new(tc, handler),
+        fetch: v8::Global::new(tc, fetch),
+        env: v8::Global::new(tc, env),
+        make_request,
+        make_context,
+        read_response,
+    })
+}
+
+/// Compiles `source` as a module that must import nothing.
+fn compile_module<'s>(
+    tc: &mut v8::PinnedRef<'s, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+    file_name: &str,
+    source: &str,
+) -> Result<v8::Local<'s, v8::Module>, String> {
+    let code = v8::String::new(tc, source).ok_or("the module is too large")?;
+    let name = v8_str(tc, file_name).into();
+    let origin = script_origin(tc, name, true);
+    let mut source = v8::script_compiler::Source::new(code, Some(&origin));
+    let module =
+        v8::script_compiler::compile_module(tc, &mut source).ok_or_else(|| exception_text(tc))?;
+    let requests = module.get_module_requests();
+    if requests.length() > 0 {
+        let first = requests
+            .get(tc, 0)
+            .and_then(|r| r.try_cast::<v8::ModuleRequest>().ok())
+            .map(|r| r.get_specifier().to_rust_string_lossy(tc))
+            .unwrap_or_default();
+        return Err(format!(
+            "{file_name}: imports are not supported (found `import \"{first}\"`); \
+             bundle the worker into one module"
+        ));
+    }
+    Ok(module)
+}
+
+/// Module resolution: islet modules are single files, checked by
+/// [`compile_module`], so V8 never asks.
+fn no_imports<'s>(
+    _context: v8::Local<'s, v8::Context>,
+    _specifier: v8::Local<'s, v8::String>,
+    _attributes: v8::Local<'s, v8::FixedArray>,
+    _referrer: v8::Local<'s, v8::Module>,
+) -> Option<v8::Local<'s, v8::Module>> {
+    None
+}
+
+fn script_origin<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    name: v8::Local<'s, v8::Value>,
+    is_module: bool,
+) -> v8::ScriptOrigin<'s> {
+    v8::ScriptOrigin::new(
+        scope, name, 0, 0, false, 0, None, false, false, is_module, None,
+    )
+}
+
+fn v8_str<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> v8::Local<'s, v8::String> {
+    // Only strings over V8's maximum length (~512 MiB) fail.
+    v8::String::new(scope, s).unwrap_or_else(|| v8::String::empty(scope))
+}
+
+fn bytes_to_uint8array<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bytes: &[u8],
+) -> v8::Local<'s, v8::Uint8Array> {
+    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared();
+    let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
+    v8::Uint8Array::new(scope, buffer, 0, bytes.len()).expect("a fresh buffer fits its view")
+}
+
+/// The caught exception as text: its stack if it has one, or its message
+/// with the position it was thrown at.
+fn exception_text(tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>) -> String {
+    if tc.has_terminated() {
+        return "execution terminated".into();
+    }
+    let Some(exception) = tc.exception() else {
+        return "unknown error".into();
+    };
+    let mut text = value_text(tc, exception);
+    // Syntax errors have no stack; add where they are.
+    if !text.contains('\n')
+        && let Some(message) = tc.message()
+    {
+        let file = message
+            .get_script_resource_name(tc)
+            .map(|n| n.to_rust_string_lossy(tc))
+            .unwrap_or_default();
+        let line = message.get_line_number(tc).unwrap_or(0);
+        let column = message.get_start_column() + 1;
+        text = format!("{file}:{line}:{column}: {text}");
+    }
+    text
+}
+
+fn value_text(scope: &mut v8::PinScope<'_, '_>, value: v8::Local<v8::Value>) -> String {
+    if let Ok(object) = value.try_cast::<v8::Object>() {
+        let key = v8_str(scope, "stack").into();
+        if let Some(stack) = object.get(scope, key).filter(|s| s.is_string()) {
+            return stack.to_rust_string_lossy(scope);
+        }
+    }
+    value.to_rust_string_lossy(scope)
+}
+
+/// Reads `[status, flatHeaders, bytes]` from the platform layer.
+fn read_parts(
+    scope: &mut v8::PinScope<'_, '_>,
+    parts: v8::Local<v8::Value>,
+) -> Result<(ResponseHead, Bytes), String> {
+    let parts = parts
+        .try_cast::<v8::Array>()
+        .map_err(|_| "platform layer returned no parts".to_string())?;
+    let status = parts
+        .get_index(scope, 0)
+        .and_then(|s| s.uint32_value(scope))
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or("the response status is not a valid HTTP status")?;
+    let flat = parts
+        .get_index(scope, 1)
+        .and_then(|h| h.try_cast::<v8::Array>().ok())
+        .ok_or("the response headers are missing")?;
+    let mut headers = HeaderMap::new();
+    for i in (0..flat.length()).step_by(2) {
+        let name = flat
+            .get_index(scope, i)
+            .map(|n| n.to_rust_string_lossy(scope));
+        let value = flat
+            .get_index(scope, i + 1)
+            .map(|v| v.to_rust_string_lossy(scope));
+        let (Some(name), Some(value)) = (name, value) else {
+            continue;
+        };
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid response header name `{name}`"))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("invalid value for response header `{name}`"))?;
+        headers.append(name, value);
+    }
+    let body: Bytes = parts
+        .get_index(scope, 2)
+        .and_then(|b| b.try_cast::<v8::ArrayBufferView>().ok())
+        .map(|view| {
+            let mut bytes = vec![0; view.byte_length()];
+            view.copy_contents(&mut bytes);
+            Bytes::from(bytes)
+        })
+        .unwrap_or_default();
+    // The whole body is known: let the client see its length.
+    let bodyless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if !bodyless && !headers.contains_key(http::header::CONTENT_LENGTH) {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    Ok((ResponseHead { status, headers }, body))
+}
+
+// ---- Native operations for the platform layer --------------------------
+
+fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
+    let ops = v8::Object::new(scope);
+    let add = |scope: &mut v8::PinScope<'s, '_>, name: &str, f: v8::Local<v8::Function>| {
+        let key = v8_str(scope, name).into();
+        ops.create_data_property(scope, key, f.into());
+    };
+    let f = v8::Function::new(scope, op_utf8_encode).expect("op");
+    add(scope, "utf8Encode", f);
+    let f = v8::Function::new(scope, op_utf8_decode).expect("op");
+    add(scope, "utf8Decode", f);
+    let f = v8::Function::new(scope, op_log).expect("op");
+    add(scope, "log", f);
+    ops
+}
+
+fn op_utf8_encode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let text = args.get(0).to_rust_string_lossy(scope);
+    rv.set(bytes_to_uint8array(scope, text.as_bytes()).into());
+}
+
+fn op_utf8_decode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(view) = args.get(0).try_cast::<v8::ArrayBufferView>() else {
+        let msg = v8_str(scope, "utf8Decode expects bytes");
+        let error = v8::Exception::type_error(scope, msg);
+        scope.throw_exception(error);
+        return;
+    };
+    let mut bytes = vec![0; view.byte_length()];
+    view.copy_contents(&mut bytes);
+    let text = islet_bindings::text::utf8_decode_lossy(&bytes);
+    rv.set(v8_str(scope, &text).into());
+}
+
+fn op_log(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let level = args.get(0).int32_value(scope).unwrap_or(1);
+    let message = args.get(1).to_rust_string_lossy(scope);
+    let tenant = scope.get_slot::<TenantName>().map_or("?", |t| t.0.as_str());
+    islet_bindings::log::tenant_log(
+        tenant,
+        islet_bindings::log::Level::from_i32(level),
+        &message,
+    );
+}

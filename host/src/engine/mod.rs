@@ -1,0 +1,295 @@
+//! The engine interface: what the scheduler needs from V8 and wasmtime.
+//!
+//! An engine turns a tenant's code into a [`Program`] once, when the
+//! tenant is loaded. A program is `Send + Sync` and shared by every worker
+//! thread. On a worker thread, [`Program::instantiate`] creates an
+//! [`Isolate`]: a live V8 isolate with its context, or a wasmtime store
+//! with its instance. An isolate is deliberately not `Send`: it is created,
+//! run and dropped on its home thread only. This is what V8 requires of an
+//! isolate, and it costs wasmtime nothing.
+//!
+//! The front and the router never see this module's isolates: they talk
+//! to the scheduler through channels, and the scheduler talks to isolates
+//! through the two traits below, whatever engine is behind them.
+//!
+//! An isolate answers a request by writing to a [`ResponseSink`]: first a
+//! [`ResponseHead`], then body chunks. Chunks flow to the client while the
+//! handler runs; the sink's body channel is bounded, so a tenant that
+//! writes faster than the client reads waits instead of buffering.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::outcome::Outcome;
+use crate::tenant::Tenant;
+
+pub mod js;
+pub mod wasm;
+
+/// A boxed future that stays on its thread.
+pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// The engine that runs a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// JavaScript module workers on V8.
+    Js,
+    /// Core WebAssembly modules on wasmtime, through the islet ABI.
+    Wasm,
+}
+
+impl EngineKind {
+    /// A short lowercase name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Js => "v8",
+            EngineKind::Wasm => "wasmtime",
+        }
+    }
+}
+
+/// A tenant's code, loaded and compiled once, shared by all threads.
+pub trait Program: Send + Sync + 'static {
+    /// The engine that runs this program.
+    fn engine(&self) -> EngineKind;
+
+    /// Creates a fresh isolate for `tenant` on the current thread. The
+    /// isolate must only ever be used, and dropped, on this thread.
+    fn instantiate(&self, tenant: &Tenant) -> Result<Rc<dyn Isolate>, HandlerError>;
+}
+
+/// A live instance of a tenant's program, homed on one worker thread.
+pub trait Isolate {
+    /// Handles one request. Engines that can interleave requests (V8) may
+    /// be called again before an earlier future has finished; engines that
+    /// cannot (core wasm) serialise internally.
+    fn handle(
+        self: Rc<Self>,
+        request: TenantRequest,
+        sink: ResponseSink,
+    ) -> LocalBoxFuture<Result<(), HandlerError>>;
+
+    /// Bytes of memory this isolate holds (heap, linear memories, tables).
+    fn memory_bytes(&self) -> usize;
+}
+
+/// A request as an isolate sees it: the head and the whole body.
+#[derive(Debug, Clone)]
+pub struct TenantRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The absolute URL, e.g. `http://shop.example.com/cart?x=1`.
+    pub url: String,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request body, already bounded by `server.max_body_mb`.
+    pub body: Bytes,
+}
+
+/// The status and headers of a response.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+}
+
+/// Why a response body stopped before its end.
+#[derive(Debug, Clone)]
+pub struct BodyAborted(pub String);
+
+impl fmt::Display for BodyAborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "response body aborted: {}", self.0)
+    }
+}
+
+impl std::error::Error for BodyAborted {}
+
+/// One chunk of a response body, or the reason it stopped.
+pub type BodyChunk = Result<Bytes, BodyAborted>;
+
+type HeadSender = oneshot::Sender<Result<ResponseHead, Failure>>;
+
+/// Where an isolate writes its response. Clones share one response: the
+/// head can be sent once, by any of them.
+#[derive(Clone)]
+pub struct ResponseSink {
+    head: Arc<Mutex<Option<HeadSender>>>,
+    body: mpsc::Sender<BodyChunk>,
+}
+
+/// The receiving side of a [`ResponseSink`]: what the front turns into an
+/// HTTP response.
+pub struct ResponseSource {
+    head: oneshot::Receiver<Result<ResponseHead, Failure>>,
+    body: mpsc::Receiver<BodyChunk>,
+}
+
+/// How many body chunks may wait between an isolate and its client.
+const BODY_CHANNEL_CHUNKS: usize = 16;
+
+/// Creates a connected sink and source.
+pub fn response_channel() -> (ResponseSink, ResponseSource) {
+    let (head_tx, head_rx) = oneshot::channel();
+    let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
+    (
+        ResponseSink {
+            head: Arc::new(Mutex::new(Some(head_tx))),
+            body: body_tx,
+        },
+        ResponseSource {
+            head: head_rx,
+            body: body_rx,
+        },
+    )
+}
+
+/// The head was sent already, or nobody listens any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkError {
+    /// The response head was sent before.
+    HeadAlreadySent,
+    /// The client went away.
+    Closed,
+}
+
+impl ResponseSink {
+    /// Whether the head has been sent (or the response failed).
+    pub fn head_sent(&self) -> bool {
+        self.head.lock().expect("sink lock").is_none()
+    }
+
+    /// Sends the response head.
+    pub fn send_head(&self, head: ResponseHead) -> Result<(), SinkError> {
+        let tx = self
+            .head
+            .lock()
+            .expect("sink lock")
+            .take()
+            .ok_or(SinkError::HeadAlreadySent)?;
+        tx.send(Ok(head)).map_err(|_| SinkError::Closed)
+    }
+
+    /// Sends one body chunk, waiting while the client is behind. The head
+    /// must have been sent.
+    pub async fn send_chunk(&self, chunk: Bytes) -> Result<(), SinkError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.body
+            .send(Ok(chunk))
+            .await
+            .map_err(|_| SinkError::Closed)
+    }
+
+    /// Reports a failure: as the whole response if the head was not sent
+    /// yet, otherwise by aborting the body (the client sees a truncated
+    /// response). Returns whether the failure became the response.
+    pub fn fail(&self, failure: Failure) -> bool {
+        let head = self.head.lock().expect("sink lock").take();
+        match head {
+            Some(tx) => {
+                let _ = tx.send(Err(failure));
+                true
+            }
+            None => {
+                let _ = self.body.try_send(Err(BodyAborted(failure.message)));
+                false
+            }
+        }
+    }
+}
+
+impl ResponseSource {
+    /// Waits for the head; returns it with the body's chunks.
+    pub async fn into_parts(self) -> Result<(ResponseHead, mpsc::Receiver<BodyChunk>), Failure> {
+        match self.head.await {
+            Ok(Ok(head)) => Ok((head, self.body)),
+            Ok(Err(failure)) => Err(failure),
+            Err(_) => Err(Failure::new(
+                Outcome::Internal,
+                "the worker dropped the request without answering",
+            )),
+        }
+    }
+}
+
+/// Why a request produced no (complete) response: the outcome the client
+/// is told, and a message for the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The outcome, sent as the `islet-outcome` header.
+    pub outcome: Outcome,
+    /// What went wrong, for the logs.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this outcome and message.
+    pub fn new(outcome: Outcome, message: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.outcome.as_str(), self.message)
+    }
+}
+
+/// An error from a tenant's code or from the engine running it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// JavaScript threw, or the handler's promise rejected.
+    #[error("uncaught exception: {0}")]
+    Exception(String),
+    /// The handler returned something that is not a response.
+    #[error("the handler returned {0}, not a Response")]
+    NotAResponse(String),
+    /// A wasm trap, with its backtrace.
+    #[error("wasm trap: {0}")]
+    Trap(String),
+    /// The guest broke the ABI's rules (bad pointer, response sent twice).
+    #[error("the guest misused the islet ABI: {0}")]
+    Guest(String),
+    /// The handler's promise can never settle.
+    #[error("the handler's promise never settled")]
+    Stalled,
+    /// The tenant's code could not be instantiated.
+    #[error("the tenant failed to start: {0}")]
+    Startup(String),
+    /// The client went away before the response was complete.
+    #[error("the client went away")]
+    ClientGone,
+}
+
+impl HandlerError {
+    /// The outcome a client sees for this error.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            HandlerError::ClientGone => Outcome::Ok,
+            _ => Outcome::Exception,
+        }
+    }
+
+    /// Whether the isolate must be dropped: its state can no longer be
+    /// trusted (a wasm instance after a trap) or it never started.
+    pub fn poisons_isolate(&self) -> bool {
+        matches!(
+            self,
+            HandlerError::Trap(_) | HandlerError::Guest(_) | HandlerError::Startup(_)
+        )
+    }
+}

@@ -1,0 +1,291 @@
+//! [`Host`]: the tenants, their routes and the scheduler, as one value an
+//! application can embed.
+//!
+//! `Host::handle` is the whole path of a request minus the socket: route
+//! by `Host` and path, bound the body, queue the request on its tenant's
+//! home thread, and turn the answer (or the failure) into a response. The
+//! HTTP front in [`crate::server`] is a thin loop around it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Body;
+
+use crate::body::ResponseBody;
+use crate::config::{Config, ServerConfig};
+use crate::engine::wasm::WasmEngine;
+use crate::engine::{Failure, TenantRequest};
+use crate::outcome::{OUTCOME_HEADER, Outcome};
+use crate::route::Router;
+use crate::scheduler::Scheduler;
+use crate::tenant::{LoadError, Tenant};
+
+/// Why a host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A tenant's code did not load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The wasm engine could not be created.
+    #[error("cannot create the wasm engine: {0}")]
+    Engine(String),
+    /// The worker threads could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] std::io::Error),
+}
+
+impl HostError {
+    /// Whether the error is in the configuration or tenant code (rather
+    /// than in the machine), so that fixing the config would fix it.
+    pub fn is_config(&self) -> bool {
+        matches!(self, HostError::Load(_))
+    }
+}
+
+/// A running set of tenants. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    server: ServerConfig,
+    tenants: Vec<Arc<Tenant>>,
+    router: Router<Arc<Tenant>>,
+    scheduler: Scheduler,
+}
+
+impl Host {
+    /// Loads every tenant (compiling wasm, syntax-checking JS) and starts
+    /// the worker threads.
+    pub fn new(config: &Config) -> Result<Host, HostError> {
+        let wasm = WasmEngine::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let mut tenants = Vec::with_capacity(config.tenants.len());
+        let mut router = Router::new();
+        for (id, t) in config.tenants.iter().enumerate() {
+            let tenant = Arc::new(Tenant::load(id, t, &wasm)?);
+            for pattern in &t.routes {
+                // Config validation already refused duplicate routes.
+                let _ = router.insert(pattern, tenant.clone());
+            }
+            tenants.push(tenant);
+        }
+        let scheduler = Scheduler::start(config.server.workers, config.server.queue_depth)?;
+        Ok(Host {
+            inner: Arc::new(Inner {
+                server: config.server.clone(),
+                tenants,
+                router,
+                scheduler,
+            }),
+        })
+    }
+
+    /// The server settings this host was created with.
+    pub fn server_config(&self) -> &ServerConfig {
+        &self.inner.server
+    }
+
+    /// The tenant named `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Arc<Tenant>> {
+        self.inner.tenants.iter().find(|t| t.name() == name)
+    }
+
+    /// Every tenant, in configuration order.
+    pub fn tenants(&self) -> &[Arc<Tenant>] {
+        &self.inner.tenants
+    }
+
+    /// Routes a request by its `Host` header and path, and runs it.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let host = request_host(&request).to_string();
+        let Some(tenant) = self
+            .inner
+            .router
+            .lookup(&host, request.uri().path())
+            .cloned()
+        else {
+            let failure = Failure::new(
+                Outcome::NoRoute,
+                format!("no route for `{host}{}`", request.uri().path()),
+            );
+            log_request(
+                None,
+                &request,
+                started,
+                failure.outcome.status(),
+                failure.outcome,
+            );
+            return failure_response(&failure);
+        };
+        self.run(&tenant, request, started).await
+    }
+
+    /// Runs a request on a tenant chosen by the caller, bypassing routes.
+    pub async fn handle_for<B>(
+        &self,
+        tenant: &Arc<Tenant>,
+        request: Request<B>,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.run(tenant, request, Instant::now()).await
+    }
+
+    async fn run<B>(
+        &self,
+        tenant: &Arc<Tenant>,
+        request: Request<B>,
+        started: Instant,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let logged = Request::from_parts(parts.clone(), ());
+        let result = async {
+            let body = self.read_body(&parts, body).await?;
+            let url = format!(
+                "http://{}{}",
+                request_host(&logged),
+                parts.uri.path_and_query().map_or("/", |p| p.as_str())
+            );
+            let request = TenantRequest {
+                method: parts.method.clone(),
+                url,
+                headers: parts.headers.clone(),
+                body,
+            };
+            self.inner
+                .scheduler
+                .dispatch(tenant, request)?
+                .into_parts()
+                .await
+        }
+        .await;
+
+        match result {
+            Ok((head, chunks)) => {
+                log_request(Some(tenant), &logged, started, head.status, Outcome::Ok);
+                let mut response = Response::new(ResponseBody::stream(chunks));
+                *response.status_mut() = head.status;
+                *response.headers_mut() = head.headers;
+                response
+            }
+            Err(failure) => {
+                log_request(
+                    Some(tenant),
+                    &logged,
+                    started,
+                    failure.outcome.status(),
+                    failure.outcome,
+                );
+                failure_response(&failure)
+            }
+        }
+    }
+
+    /// Reads the request body, refusing more than `server.max_body_mb`.
+    async fn read_body<B>(&self, parts: &http::request::Parts, body: B) -> Result<Bytes, Failure>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limit = self.inner.server.max_body_mb.saturating_mul(1 << 20);
+        let too_large = || {
+            Failure::new(
+                Outcome::BodyTooLarge,
+                format!(
+                    "the request body exceeds {} MiB",
+                    self.inner.server.max_body_mb
+                ),
+            )
+        };
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+        match limited.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Err(e) => Err(Failure::new(
+                Outcome::BadRequest,
+                format!("reading the request body failed: {e}"),
+            )),
+        }
+    }
+
+    /// Stops the worker threads, giving running requests up to `grace`.
+    pub fn shutdown(&self, grace: Duration) {
+        self.inner.scheduler.shutdown(grace);
+    }
+}
+
+fn request_host<B>(request: &Request<B>) -> &str {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+}
+
+fn failure_response(failure: &Failure) -> Response<ResponseBody> {
+    let status = failure.outcome.status();
+    let text = match failure.outcome {
+        Outcome::NoRoute => "no route matches this request\n",
+        Outcome::Exception => "the worker threw an exception\n",
+        Outcome::BodyTooLarge => "the request body is too large\n",
+        Outcome::Overloaded => "the server is overloaded; retry later\n",
+        Outcome::ShuttingDown => "the server is shutting down\n",
+        Outcome::Internal => "internal error\n",
+        Outcome::BadRequest => "the request body could not be read\n",
+        Outcome::Ok => "\n",
+    };
+    let mut response = Response::new(ResponseBody::full(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        OUTCOME_HEADER,
+        HeaderValue::from_static(failure.outcome.as_str()),
+    );
+    response
+}
+
+fn log_request(
+    tenant: Option<&Arc<Tenant>>,
+    request: &Request<impl Sized>,
+    started: Instant,
+    status: StatusCode,
+    outcome: Outcome,
+) {
+    tracing::info!(
+        tenant = tenant.map_or("-", |t| t.name()),
+        method = %request.method(),
+        path = request.uri().path(),
+        status = status.as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        outcome = outcome.as_str(),
+        "request"
+    );
+}

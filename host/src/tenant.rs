@@ -1,0 +1,129 @@
+//! Tenants: a name, limits, vars and a loaded program.
+//!
+//! Loading reads a tenant's `main` file and hands it to its engine, chosen
+//! by the file's extension: `.js`/`.mjs` run on V8, `.wasm`/`.wat` on
+//! wasmtime. Loading compiles (wasm) or syntax-checks (JS) the code, so a
+//! broken tenant is reported at start-up, not on its first request.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::{Limits, TenantConfig};
+use crate::engine::js::JsProgram;
+use crate::engine::wasm::WasmEngine;
+use crate::engine::{EngineKind, Program};
+
+/// A tenant whose code could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The tenant's name.
+    pub tenant: String,
+    /// What is wrong, naming the file where there is one.
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tenant `{}`: {}", self.tenant, self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A loaded tenant, shared by the router and every worker thread.
+pub struct Tenant {
+    id: usize,
+    name: String,
+    vars: Arc<BTreeMap<String, String>>,
+    limits: Limits,
+    program: Arc<dyn Program>,
+}
+
+impl fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("engine", &self.program.engine())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenant {
+    /// Loads a tenant's code with the engine its file extension names.
+    pub fn load(id: usize, config: &TenantConfig, wasm: &WasmEngine) -> Result<Tenant, LoadError> {
+        let fail = |message: String| LoadError {
+            tenant: config.name.clone(),
+            message,
+        };
+        let path = &config.main;
+        let bytes = std::fs::read(path)
+            .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let program: Arc<dyn Program> = match ext {
+            "js" | "mjs" => {
+                let source = String::from_utf8(bytes)
+                    .map_err(|_| fail(format!("`{}` is not UTF-8", path.display())))?;
+                Arc::new(JsProgram::load(&file_name(path), source).map_err(fail)?)
+            }
+            "wasm" | "wat" => Arc::new(
+                wasm.load(&bytes, ext == "wat")
+                    .map_err(|e| fail(format!("`{}`: {e}", path.display())))?,
+            ),
+            _ => {
+                return Err(fail(format!(
+                    "`{}`: unknown kind of module; expected .js, .mjs, .wasm or .wat",
+                    path.display()
+                )));
+            }
+        };
+        Ok(Tenant {
+            id,
+            name: config.name.clone(),
+            vars: Arc::new(config.vars.clone()),
+            limits: config.limits,
+            program,
+        })
+    }
+
+    /// Index of the tenant in its host; unique per host.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tenant's `vars`.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    pub(crate) fn vars_arc(&self) -> Arc<BTreeMap<String, String>> {
+        self.vars.clone()
+    }
+
+    /// The tenant's limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The engine that runs the tenant.
+    pub fn engine(&self) -> EngineKind {
+        self.program.engine()
+    }
+
+    pub(crate) fn program(&self) -> &dyn Program {
+        &*self.program
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}

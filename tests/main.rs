@@ -1,0 +1,17 @@
+//! islet's integration tests: one binary, one module per feature.
+//!
+//! Most tests start the real `islet` binary on an ephemeral port with a
+//! configuration written to a temporary directory, and talk to it over
+//! real HTTP (see `support`).
+
+mod support;
+
+mod config;
+mod embed;
+mod failures;
+mod front;
+mod isolation;
+mod js;
+mod routing;
+mod shutdown;
+mod wasm;
