@@ -9,6 +9,9 @@
 // ops.utf8Encode(string) -> Uint8Array
 // ops.utf8Decode(Uint8Array) -> string (invalid sequences become U+FFFD)
 // ops.log(level, message)    level: 0 debug, 1 info, 2 warn, 3 error
+// ops.timerStart(ms, id?) -> id  arms a timer (re-arms `id` if given);
+//                            the host calls hooks.fireTimer(id) later
+// ops.timerCancel(id)
 (function (ops) {
   "use strict";
 
@@ -311,6 +314,30 @@
     error: (...args) => ops.log(3, format(args)),
   };
 
+  // ---- Timers --------------------------------------------------------
+
+  const timers = new Map(); // id -> { callback, args, interval, ms }
+
+  function startTimer(callback, ms, args, interval) {
+    if (typeof callback !== "function") {
+      // Strings would be code: islet runs no code from strings.
+      throw new TypeError("the timer callback must be a function");
+    }
+    const delay = Math.max(0, Number(ms) || 0);
+    const id = ops.timerStart(delay);
+    timers.set(id, { callback, args, interval, ms: delay });
+    return id;
+  }
+
+  function clearTimer(id) {
+    if (timers.delete(id)) ops.timerCancel(id);
+  }
+
+  define("setTimeout", (callback, ms = 0, ...args) => startTimer(callback, ms, args, false));
+  define("setInterval", (callback, ms = 0, ...args) => startTimer(callback, ms, args, true));
+  define("clearTimeout", (id) => clearTimer(id));
+  define("clearInterval", (id) => clearTimer(id));
+
   define("Headers", Headers);
   define("Request", Request);
   define("Response", Response);
@@ -346,6 +373,15 @@
         },
         passThroughOnException() {},
       });
+    },
+
+    // Runs timer `id`'s callback (the host calls this when it fires).
+    fireTimer(id) {
+      const timer = timers.get(id);
+      if (!timer) return;
+      if (timer.interval) ops.timerStart(timer.ms, id);
+      else timers.delete(id);
+      timer.callback(...timer.args);
     },
 
     // Reads what `fetch` returned: [status, flatHeaders, bodyBytes].

@@ -49,8 +49,17 @@ pub struct Config {
     pub server: ServerConfig,
     /// Limits that apply to every tenant unless it overrides them.
     pub limits: Limits,
+    /// The admin listener.
+    pub admin: AdminConfig,
     /// The tenants, in file order.
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[admin]`: the listener for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct AdminConfig {
+    /// Address of the admin listener. Default is none (off).
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[server]`: the HTTP front and the worker threads.
@@ -72,6 +81,9 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// Capacity of each worker thread's request queue. Default is 1,024.
     pub queue_depth: usize,
+    /// Memory all isolates together should stay under, in MiB; above it
+    /// idle isolates are evicted. Default is none (no target).
+    pub memory_target_mb: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +95,7 @@ impl Default for ServerConfig {
             header_timeout_ms: 10_000,
             shutdown_timeout_ms: 10_000,
             queue_depth: 1024,
+            memory_target_mb: None,
         }
     }
 }
@@ -98,6 +111,9 @@ pub struct Limits {
     pub cpu_ms: u64,
     /// Memory one isolate may use, in MiB. Default is 128.
     pub memory_mb: u64,
+    /// Wall-clock time one request may take, in milliseconds. Default is
+    /// 30,000.
+    pub wall_ms: u64,
 }
 
 impl Default for Limits {
@@ -105,6 +121,7 @@ impl Default for Limits {
         Self {
             cpu_ms: 50,
             memory_mb: 128,
+            wall_ms: 30_000,
         }
     }
 }
@@ -135,7 +152,15 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    admin: RawAdmin,
+    #[serde(default)]
     tenant: Vec<RawTenant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -147,6 +172,7 @@ struct RawServer {
     header_timeout_ms: Option<u64>,
     shutdown_timeout_ms: Option<u64>,
     queue_depth: Option<usize>,
+    memory_target_mb: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -154,6 +180,7 @@ struct RawServer {
 struct RawLimits {
     cpu_ms: Option<u64>,
     memory_mb: Option<u64>,
+    wall_ms: Option<u64>,
 }
 
 impl RawLimits {
@@ -161,8 +188,23 @@ impl RawLimits {
         Limits {
             cpu_ms: self.cpu_ms.unwrap_or(base.cpu_ms),
             memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
+            wall_ms: self.wall_ms.unwrap_or(base.wall_ms),
         }
     }
+}
+
+/// Rejects limits of zero, naming the section they are in.
+fn check_limits(limits: &Limits, section: &str) -> Result<(), String> {
+    for (key, value) in [
+        ("cpu_ms", limits.cpu_ms),
+        ("memory_mb", limits.memory_mb),
+        ("wall_ms", limits.wall_ms),
+    ] {
+        if value == 0 {
+            return Err(format!("`{section}.{key}` must be at least 1"));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -244,10 +286,22 @@ impl Config {
                 .shutdown_timeout_ms
                 .unwrap_or(defaults.shutdown_timeout_ms),
             queue_depth,
+            memory_target_mb: raw.server.memory_target_mb,
+        };
+        let admin = AdminConfig {
+            listen: match raw.admin.listen {
+                Some(s) => Some(s.parse().map_err(|_| {
+                    err(format!(
+                        "`admin.listen`: `{s}` is not an address like `127.0.0.1:9090`"
+                    ))
+                })?),
+                None => None,
+            },
         };
 
         // Default limits, then each tenant with its overrides.
         let limits = raw.limits.over(Limits::default());
+        check_limits(&limits, "limits").map_err(err)?;
         let mut names = HashMap::new();
         let mut routes: HashMap<String, String> = HashMap::new();
         let mut tenants = Vec::with_capacity(raw.tenant.len());
@@ -282,6 +336,7 @@ impl Config {
                 )));
             }
             let limits = t.limits.over(limits);
+            check_limits(&limits, &format!("tenant `{}`: limits", t.name)).map_err(err)?;
             tenants.push(TenantConfig {
                 name: t.name,
                 main,
@@ -294,6 +349,7 @@ impl Config {
         Ok(Config {
             server,
             limits,
+            admin,
             tenants,
         })
     }
@@ -314,6 +370,7 @@ impl Config {
         Ok(Config {
             server: ServerConfig::default(),
             limits,
+            admin: AdminConfig::default(),
             tenants: vec![TenantConfig {
                 name,
                 main: script.to_path_buf(),

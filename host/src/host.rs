@@ -18,9 +18,10 @@ use crate::body::ResponseBody;
 use crate::config::{Config, ServerConfig};
 use crate::engine::wasm::WasmEngine;
 use crate::engine::{Failure, TenantRequest};
+use crate::metrics::Metrics;
 use crate::outcome::{OUTCOME_HEADER, Outcome};
 use crate::route::Router;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::tenant::{LoadError, Tenant};
 
 /// Why a host could not start.
@@ -56,6 +57,7 @@ struct Inner {
     tenants: Vec<Arc<Tenant>>,
     router: Router<Arc<Tenant>>,
     scheduler: Scheduler,
+    metrics: Arc<Metrics>,
 }
 
 impl Host {
@@ -73,13 +75,25 @@ impl Host {
             }
             tenants.push(tenant);
         }
-        let scheduler = Scheduler::start(config.server.workers, config.server.queue_depth)?;
+        let metrics = Arc::new(Metrics::default());
+        let scheduler = Scheduler::start(
+            &SchedulerConfig {
+                workers: config.server.workers,
+                queue_depth: config.server.queue_depth,
+                memory_target: config
+                    .server
+                    .memory_target_mb
+                    .map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
+            },
+            metrics.clone(),
+        )?;
         Ok(Host {
             inner: Arc::new(Inner {
                 server: config.server.clone(),
                 tenants,
                 router,
                 scheduler,
+                metrics,
             }),
         })
     }
@@ -92,6 +106,16 @@ impl Host {
     /// The tenant named `name`.
     pub fn tenant(&self, name: &str) -> Option<&Arc<Tenant>> {
         self.inner.tenants.iter().find(|t| t.name() == name)
+    }
+
+    /// The host's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Bytes held by all live isolates, as last published by the workers.
+    pub fn isolate_memory(&self) -> usize {
+        self.inner.scheduler.isolate_memory()
     }
 
     /// Every tenant, in configuration order.
@@ -178,6 +202,7 @@ impl Host {
         match result {
             Ok((head, chunks)) => {
                 log_request(Some(tenant), &logged, started, head.status, Outcome::Ok);
+                self.inner.metrics.request(Some(tenant.name()), Outcome::Ok);
                 let mut response = Response::new(ResponseBody::stream(chunks));
                 *response.status_mut() = head.status;
                 *response.headers_mut() = head.headers;
@@ -191,6 +216,9 @@ impl Host {
                     failure.outcome.status(),
                     failure.outcome,
                 );
+                self.inner
+                    .metrics
+                    .request(Some(tenant.name()), failure.outcome);
                 failure_response(&failure)
             }
         }
@@ -252,6 +280,9 @@ fn failure_response(failure: &Failure) -> Response<ResponseBody> {
         Outcome::NoRoute => "no route matches this request\n",
         Outcome::Exception => "the worker threw an exception\n",
         Outcome::BodyTooLarge => "the request body is too large\n",
+        Outcome::ExceededCpu => "the worker exceeded its CPU limit\n",
+        Outcome::ExceededMemory => "the worker exceeded its memory limit\n",
+        Outcome::ExceededWall => "the worker took too long\n",
         Outcome::Overloaded => "the server is overloaded; retry later\n",
         Outcome::ShuttingDown => "the server is shutting down\n",
         Outcome::Internal => "internal error\n",

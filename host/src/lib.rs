@@ -22,7 +22,9 @@
 //! - [`config`]: the TOML file and its validation.
 //! - [`route`]: route patterns and the router.
 //! - [`host`]: [`Host`], the embeddable whole; [`server`]: the HTTP front.
-//! - [`scheduler`]: worker threads, tenants' home threads, queues.
+//! - [`scheduler`]: worker threads, tenants' home threads, queues,
+//!   memory target and eviction; [`cpu`]: CPU accounting and the
+//!   watchdog; [`metrics`]: Prometheus metrics.
 //! - [`engine`]: the engine interface, with [`engine::js`] (V8) and
 //!   [`engine::wasm`] (wasmtime) behind it.
 //! - [`tenant`]: loading a tenant's code with the right engine.
@@ -60,8 +62,10 @@
 
 pub mod body;
 pub mod config;
+pub mod cpu;
 pub mod engine;
 pub mod host;
+pub mod metrics;
 pub mod outcome;
 pub mod route;
 pub mod scheduler;
@@ -73,4 +77,4 @@ pub use config::{Config, ConfigError, Limits};
 pub use engine::js::init_v8;
 pub use host::{Host, HostError};
 pub use outcome::{OUTCOME_HEADER, Outcome};
-pub use server::serve;
+pub use server::{serve, serve_admin};

@@ -95,6 +95,14 @@ fn run(host: Host, config: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
+        if let Some(admin) = config.admin.listen {
+            let admin = tokio::net::TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("cannot listen on {admin} (admin)"))?;
+            let admin_addr = admin.local_addr()?;
+            tracing::info!(admin_addr = %admin_addr, "admin listening on http://{admin_addr}/metrics");
+            tokio::spawn(islet::serve_admin(host.clone(), admin));
+        }
         tracing::info!(
             %addr,
             tenants = host.tenants().len(),

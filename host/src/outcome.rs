@@ -17,6 +17,12 @@ pub enum Outcome {
     BadRequest,
     /// The request body was larger than `server.max_body_mb` (`413`).
     BodyTooLarge,
+    /// The request used more CPU than `cpu_ms` (`503`).
+    ExceededCpu,
+    /// The isolate outgrew `memory_mb` (`503`).
+    ExceededMemory,
+    /// The request took longer than `wall_ms` (`504`).
+    ExceededWall,
     /// The tenant's worker thread had no room in its queue (`503`).
     Overloaded,
     /// The host is shutting down (`503`).
@@ -34,6 +40,9 @@ impl Outcome {
             Outcome::Exception => "exception",
             Outcome::BadRequest => "bad-request",
             Outcome::BodyTooLarge => "body-too-large",
+            Outcome::ExceededCpu => "exceeded-cpu",
+            Outcome::ExceededMemory => "exceeded-memory",
+            Outcome::ExceededWall => "exceeded-wall",
             Outcome::Overloaded => "overloaded",
             Outcome::ShuttingDown => "shutting-down",
             Outcome::Internal => "internal-error",
@@ -49,7 +58,11 @@ impl Outcome {
             Outcome::Exception | Outcome::Internal => S::INTERNAL_SERVER_ERROR,
             Outcome::BadRequest => S::BAD_REQUEST,
             Outcome::BodyTooLarge => S::PAYLOAD_TOO_LARGE,
-            Outcome::Overloaded | Outcome::ShuttingDown => S::SERVICE_UNAVAILABLE,
+            Outcome::ExceededCpu
+            | Outcome::ExceededMemory
+            | Outcome::Overloaded
+            | Outcome::ShuttingDown => S::SERVICE_UNAVAILABLE,
+            Outcome::ExceededWall => S::GATEWAY_TIMEOUT,
         }
     }
 }

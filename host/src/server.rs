@@ -108,3 +108,38 @@ pub async fn serve(
         .ok();
     Ok(())
 }
+
+/// Serves the admin endpoints of `host` on `listener`: `GET /metrics` in
+/// the Prometheus (OpenMetrics) text format. Runs until the runtime stops.
+pub async fn serve_admin(host: Host, listener: TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let host = host.clone();
+        let service = service_fn(move |request: http::Request<Incoming>| {
+            let host = host.clone();
+            async move {
+                let mut response = if request.uri().path() == "/metrics" {
+                    let mut r = http::Response::new(ResponseBody::full(host.metrics().encode()));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        ),
+                    );
+                    r
+                } else {
+                    http::Response::new(ResponseBody::full("not found\n"))
+                };
+                if request.uri().path() != "/metrics" {
+                    *response.status_mut() = http::StatusCode::NOT_FOUND;
+                }
+                Ok::<_, Infallible>(response)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

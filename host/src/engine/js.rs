@@ -23,18 +23,24 @@
 //! operations below; its hooks build the `Request` and read the
 //! `Response` without tenant code being able to reach them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Once, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use tokio::sync::mpsc;
 
 use super::{
     EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
-    SinkError, TenantRequest,
+    SinkError, Startup, TenantRequest,
 };
+use crate::cpu::{CpuMeter, Interrupt};
 use crate::tenant::Tenant;
 
 static V8_INIT: Once = Once::new();
@@ -86,15 +92,49 @@ impl Program for JsProgram {
         EngineKind::Js
     }
 
-    fn instantiate(&self, tenant: &Tenant) -> Result<Rc<dyn Isolate>, HandlerError> {
+    fn instantiate(
+        &self,
+        tenant: &Tenant,
+        startup: &Startup,
+    ) -> Result<Rc<dyn Isolate>, HandlerError> {
         init_v8();
-        let max_heap = usize::try_from(tenant.limits().memory_mb)
-            .unwrap_or(usize::MAX / (1 << 20))
-            .saturating_mul(1 << 20);
-        let params = v8::CreateParams::default().heap_limits(0, max_heap);
+        let limit_mb = tenant.limits().memory_mb;
+        let limit = usize::try_from(limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let guard = Arc::new(MemoryGuard {
+            handle: OnceLock::new(),
+            over: AtomicBool::new(false),
+            external: AtomicUsize::new(0),
+            external_limit: limit,
+        });
+
+        // Heap and array buffers are each capped at the tenant's limit.
+        // SAFETY: the vtable's functions uphold the allocator contract
+        // (see `ab_allocate`); the handle is an `Arc` reference that the
+        // vtable's `drop` releases when V8 drops the allocator.
+        let allocator =
+            unsafe { v8::new_rust_allocator(Arc::into_raw(guard.clone()), &ARRAY_BUFFER_VTABLE) };
+        let params = v8::CreateParams::default()
+            .heap_limits(0, limit)
+            .array_buffer_allocator(allocator)
+            .allow_atomics_wait(false);
         let mut isolate = v8::Isolate::new(params);
+        let handle = isolate.thread_safe_handle();
+        let _ = guard.handle.set(handle.clone());
+        let interrupt: Arc<dyn Interrupt> = Arc::new(V8Interrupt(handle));
+        startup.interrupt.set(interrupt.clone());
+        // SAFETY: `guard` outlives the isolate: `JsIsolate` holds it and
+        // drops the isolate first.
+        isolate.add_near_heap_limit_callback(
+            near_heap_limit,
+            Arc::as_ptr(&guard) as *mut MemoryGuard as *mut c_void,
+        );
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
-        isolate.set_slot(TenantName(tenant.name().to_string()));
+        isolate.set_slot(JsHost {
+            tenant: tenant.name().to_string(),
+            current: None,
+            timers: HashMap::new(),
+            next_timer: 1,
+        });
 
         let state = {
             v8::scope!(let scope, &mut isolate);
@@ -112,15 +152,131 @@ impl Program for JsProgram {
         let js = JsIsolate {
             isolate: RefCell::new(ManuallyDrop::new(isolate)),
             state: RefCell::new(None),
+            guard,
+            limit_mb,
+            interrupt,
+            memory: Cell::new(0),
         };
-        let state = state.map_err(HandlerError::Startup)?;
+        let state = js.check_stops(&startup.meter, state.map_err(HandlerError::Startup))?;
         *js.state.borrow_mut() = Some(state);
+        js.update_memory();
         Ok(Rc::new(js))
     }
 }
 
-/// The tenant's name, kept in an isolate slot for `console`.
-struct TenantName(String);
+/// Host state of one isolate, kept in an isolate slot so that native
+/// operations can reach it.
+struct JsHost {
+    tenant: String,
+    /// Where host events for the request whose slice is running go.
+    current: Option<mpsc::UnboundedSender<Event>>,
+    /// Pending timers, so that `clearTimeout` can cancel them.
+    timers: HashMap<u32, tokio::task::AbortHandle>,
+    next_timer: u32,
+}
+
+/// A host event for one request, delivered in its own slice.
+enum Event {
+    Timer(u32),
+}
+
+/// Stops an isolate's running script from any thread.
+struct V8Interrupt(v8::IsolateHandle);
+
+impl Interrupt for V8Interrupt {
+    fn interrupt(&self) {
+        self.0.terminate_execution();
+    }
+}
+
+/// An isolate's memory accounting: array buffers through the allocator,
+/// the heap through the near-heap-limit callback.
+struct MemoryGuard {
+    handle: OnceLock<v8::IsolateHandle>,
+    /// Set once the isolate went over its limit; it is then discarded.
+    over: AtomicBool,
+    external: AtomicUsize,
+    external_limit: usize,
+}
+
+impl MemoryGuard {
+    fn overrun(&self) {
+        self.over.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.get() {
+            handle.terminate_execution();
+        }
+    }
+
+    fn reserve(&self, len: usize) -> bool {
+        let before = self.external.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) > self.external_limit {
+            self.external.fetch_sub(len, Ordering::AcqRel);
+            self.overrun();
+            return false;
+        }
+        true
+    }
+
+    fn release(&self, len: usize) {
+        self.external.fetch_sub(len, Ordering::AcqRel);
+    }
+}
+
+static ARRAY_BUFFER_VTABLE: v8::RustAllocatorVtable<MemoryGuard> = v8::RustAllocatorVtable {
+    allocate: ab_allocate,
+    allocate_uninitialized: ab_allocate_uninitialized,
+    free: ab_free,
+    drop: ab_drop,
+};
+
+/// Allocates zeroed array buffer memory within the isolate's budget; a
+/// null return makes V8 throw a `RangeError`.
+unsafe extern "C" fn ab_allocate(guard: &MemoryGuard, len: usize) -> *mut c_void {
+    if !guard.reserve(len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: plain C allocation; a zero size still returns a unique
+    // pointer because of `max(1)`.
+    let ptr = unsafe { libc::calloc(len.max(1), 1) };
+    if ptr.is_null() {
+        guard.release(len);
+    }
+    ptr
+}
+
+unsafe extern "C" fn ab_allocate_uninitialized(guard: &MemoryGuard, len: usize) -> *mut c_void {
+    if !guard.reserve(len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: as in `ab_allocate`.
+    let ptr = unsafe { libc::malloc(len.max(1)) };
+    if ptr.is_null() {
+        guard.release(len);
+    }
+    ptr
+}
+
+unsafe extern "C" fn ab_free(guard: &MemoryGuard, data: *mut c_void, len: usize) {
+    // SAFETY: V8 frees only what `ab_allocate*` returned, once.
+    unsafe { libc::free(data) };
+    guard.release(len);
+}
+
+unsafe extern "C" fn ab_drop(guard: *const MemoryGuard) {
+    // SAFETY: the pointer came from `Arc::into_raw` in `instantiate`, and
+    // V8 calls this once, when it drops the allocator.
+    drop(unsafe { Arc::from_raw(guard) });
+}
+
+/// Called by V8 when the heap nears its limit: stop the tenant and give
+/// V8 room to unwind, instead of letting it abort the process.
+unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
+    // SAFETY: `data` is the `MemoryGuard` registered in `instantiate`,
+    // which outlives the isolate.
+    let guard = unsafe { &*(data as *const MemoryGuard) };
+    guard.overrun();
+    current + current / 2 + (16 << 20)
+}
 
 /// Handles into a tenant's context, created once per isolate.
 struct JsState {
@@ -131,6 +287,7 @@ struct JsState {
     make_request: v8::Global<v8::Function>,
     make_context: v8::Global<v8::Function>,
     read_response: v8::Global<v8::Function>,
+    fire_timer: v8::Global<v8::Function>,
 }
 
 /// A live V8 isolate running one tenant.
@@ -138,33 +295,103 @@ pub struct JsIsolate {
     isolate: RefCell<ManuallyDrop<v8::OwnedIsolate>>,
     /// Dropped before the isolate, while it is entered.
     state: RefCell<Option<JsState>>,
+    guard: Arc<MemoryGuard>,
+    limit_mb: u64,
+    interrupt: Arc<dyn Interrupt>,
+    /// Heap plus array buffers, after the last slice.
+    memory: Cell<usize>,
 }
+
+/// Where a request stands after a slice.
+enum Progress {
+    /// The handler's promise is still pending.
+    Pending(v8::Global<v8::Promise>),
+    /// The response, read.
+    Done(ResponseHead, Bytes),
+}
+
+type TryCatch<'s, 'a, 'b, 'c> = v8::PinnedRef<'s, v8::TryCatch<'a, 'b, v8::HandleScope<'c>>>;
 
 impl JsIsolate {
     /// Runs `f` with the isolate entered on this thread.
-    fn with_isolate<R>(&self, f: impl FnOnce(&mut v8::OwnedIsolate, &JsState) -> R) -> R {
+    fn with_isolate<R>(&self, f: impl FnOnce(&mut v8::OwnedIsolate) -> R) -> R {
         let mut isolate = self.isolate.borrow_mut();
-        let state = self.state.borrow();
-        let state = state.as_ref().expect("a JsIsolate is built with its state");
         // SAFETY: isolates are only used on the thread that created them
         // (`JsIsolate` is not `Send`), and the enter below is paired with
         // the exit before this function returns, so the thread's stack of
         // entered isolates is balanced again.
         unsafe { isolate.enter() };
-        let result = f(&mut isolate, state);
+        let result = f(&mut isolate);
         // SAFETY: this isolate is the one entered above; every scope that
         // `f` opened has been dropped.
         unsafe { isolate.exit() };
         result
     }
 
-    /// Runs the tenant's `fetch` and reads its response.
-    fn call(&self, request: TenantRequest) -> Result<(ResponseHead, Bytes), HandlerError> {
-        self.with_isolate(|isolate, state| {
-            v8::scope!(let scope, isolate);
-            let context = v8::Local::new(scope, &state.context);
-            let scope = &mut v8::ContextScope::new(scope, context);
-            v8::tc_scope!(let tc, scope);
+    /// Runs one slice of a request: `f` in the tenant's context, then the
+    /// microtasks it released. Host events raised meanwhile go to
+    /// `events`. A stop by a limit overrides whatever `f` returned.
+    fn slice<R>(
+        &self,
+        meter: &CpuMeter,
+        events: &mpsc::WeakUnboundedSender<Event>,
+        f: impl FnOnce(&mut TryCatch<'_, '_, '_, '_>, &JsState) -> Result<R, HandlerError>,
+    ) -> Result<R, HandlerError> {
+        let state = self.state.borrow();
+        let state = state.as_ref().expect("a running JsIsolate has its state");
+        let result = self.with_isolate(|isolate| {
+            // A termination meant for an earlier slice must not hit this
+            // one (V8 keeps a late one pending).
+            isolate.cancel_terminate_execution();
+            host(isolate).current = events.upgrade();
+            let result = {
+                v8::scope!(let scope, &mut **isolate);
+                let context = v8::Local::new(scope, &state.context);
+                let scope = &mut v8::ContextScope::new(scope, context);
+                v8::tc_scope!(let tc, scope);
+                f(tc, state)
+            };
+            host(isolate).current = None;
+            result
+        });
+        self.update_memory();
+        self.check_stops(meter, result)
+    }
+
+    /// Replaces `result` with the limit that stopped the code, if any.
+    fn check_stops<R>(
+        &self,
+        meter: &CpuMeter,
+        result: Result<R, HandlerError>,
+    ) -> Result<R, HandlerError> {
+        if self.guard.over.load(Ordering::Acquire) {
+            return Err(HandlerError::ExceededMemory {
+                limit_mb: self.limit_mb,
+            });
+        }
+        if meter.exceeded() {
+            return Err(HandlerError::ExceededCpu {
+                used: meter.used(),
+                limit: meter.budget(),
+            });
+        }
+        result
+    }
+
+    fn update_memory(&self) {
+        let heap = self.with_isolate(|isolate| isolate.get_heap_statistics().total_heap_size());
+        self.memory
+            .set(heap + self.guard.external.load(Ordering::Acquire));
+    }
+
+    /// The first slice: build the request, call `fetch`.
+    fn start(
+        &self,
+        request: TenantRequest,
+        meter: &CpuMeter,
+        events: &mpsc::WeakUnboundedSender<Event>,
+    ) -> Result<Progress, HandlerError> {
+        self.slice(meter, events, |tc, state| {
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
 
             // Build the arguments of `fetch`.
@@ -196,30 +423,82 @@ impl JsIsolate {
                 return Err(HandlerError::Exception(exception_text(tc)));
             };
             tc.perform_microtask_checkpoint();
-
-            // An async handler's promise must have settled by now: until
-            // host operations that wait exist, nothing else can settle it.
-            let value = match returned.try_cast::<v8::Promise>() {
-                Ok(promise) => match promise.state() {
-                    v8::PromiseState::Fulfilled => promise.result(tc),
-                    v8::PromiseState::Rejected => {
-                        promise.mark_as_handled();
-                        let reason = promise.result(tc);
-                        return Err(HandlerError::Exception(value_text(tc, reason)));
-                    }
-                    v8::PromiseState::Pending => return Err(HandlerError::Stalled),
-                },
-                Err(_) => returned,
-            };
-
-            // Read the response through the platform layer.
-            let read_response = v8::Local::new(tc, &state.read_response);
-            let parts = read_response
-                .call(tc, undefined, &[value])
-                .ok_or_else(|| HandlerError::NotAResponse(exception_text(tc)))?;
-            read_parts(tc, parts).map_err(HandlerError::NotAResponse)
+            match returned.try_cast::<v8::Promise>() {
+                Ok(promise) => progress(tc, state, promise),
+                Err(_) => read_response(tc, state, returned),
+            }
         })
     }
+
+    /// A later slice: deliver one host event, then see whether the
+    /// handler's promise settled.
+    fn deliver(
+        &self,
+        event: Event,
+        promise: &v8::Global<v8::Promise>,
+        meter: &CpuMeter,
+        events: &mpsc::WeakUnboundedSender<Event>,
+    ) -> Result<Progress, HandlerError> {
+        self.slice(meter, events, |tc, state| {
+            match event {
+                Event::Timer(id) => {
+                    host(tc).timers.remove(&id);
+                    let fire = v8::Local::new(tc, &state.fire_timer);
+                    let undefined = v8::undefined(tc).into();
+                    let id = v8::Integer::new_from_unsigned(tc, id).into();
+                    if fire.call(tc, undefined, &[id]).is_none() && !tc.has_terminated() {
+                        let error = exception_text(tc);
+                        let tenant = host(tc).tenant.clone();
+                        tracing::warn!(tenant, error = ?error, "uncaught exception in a timer");
+                    }
+                }
+            }
+            tc.perform_microtask_checkpoint();
+            let promise = v8::Local::new(tc, promise);
+            progress(tc, state, promise)
+        })
+    }
+}
+
+fn host(isolate: &mut v8::Isolate) -> &mut JsHost {
+    isolate
+        .get_slot_mut::<JsHost>()
+        .expect("every islet isolate has a JsHost slot")
+}
+
+/// Where the handler's promise stands.
+fn progress(
+    tc: &mut TryCatch<'_, '_, '_, '_>,
+    state: &JsState,
+    promise: v8::Local<v8::Promise>,
+) -> Result<Progress, HandlerError> {
+    match promise.state() {
+        v8::PromiseState::Fulfilled => {
+            let value = promise.result(tc);
+            read_response(tc, state, value)
+        }
+        v8::PromiseState::Rejected => {
+            promise.mark_as_handled();
+            let reason = promise.result(tc);
+            Err(HandlerError::Exception(value_text(tc, reason)))
+        }
+        v8::PromiseState::Pending => Ok(Progress::Pending(v8::Global::new(tc, promise))),
+    }
+}
+
+/// Reads the handler's result through the platform layer.
+fn read_response(
+    tc: &mut TryCatch<'_, '_, '_, '_>,
+    state: &JsState,
+    value: v8::Local<v8::Value>,
+) -> Result<Progress, HandlerError> {
+    let read = v8::Local::new(tc, &state.read_response);
+    let undefined = v8::undefined(tc).into();
+    let parts = read
+        .call(tc, undefined, &[value])
+        .ok_or_else(|| HandlerError::NotAResponse(exception_text(tc)))?;
+    let (head, body) = read_parts(tc, parts).map_err(HandlerError::NotAResponse)?;
+    Ok(Progress::Done(head, body))
 }
 
 impl Isolate for JsIsolate {
@@ -227,9 +506,26 @@ impl Isolate for JsIsolate {
         self: Rc<Self>,
         request: TenantRequest,
         sink: ResponseSink,
+        meter: Arc<CpuMeter>,
     ) -> LocalBoxFuture<Result<(), HandlerError>> {
         Box::pin(async move {
-            let (head, body) = self.call(request)?;
+            // Timers created by this request hold strong senders; the
+            // request keeps only a weak one, so the channel closes when
+            // nothing can wake the handler any more.
+            let (tx, mut events) = mpsc::unbounded_channel();
+            let weak = tx.downgrade();
+            drop(tx);
+
+            let mut progress = self.start(request, &meter, &weak)?;
+            let (head, body) = loop {
+                let promise = match progress {
+                    Progress::Done(head, body) => break (head, body),
+                    Progress::Pending(promise) => promise,
+                };
+                let event = events.recv().await.ok_or(HandlerError::Stalled)?;
+                progress = self.deliver(event, &promise, &meter, &weak)?;
+            };
+
             let sent = match sink.send_head(head) {
                 Ok(()) => sink.send_chunk(body).await,
                 Err(e) => Err(e),
@@ -244,10 +540,12 @@ impl Isolate for JsIsolate {
         })
     }
 
+    fn interrupt(&self) -> Arc<dyn Interrupt> {
+        self.interrupt.clone()
+    }
+
     fn memory_bytes(&self) -> usize {
-        let mut isolate = self.isolate.borrow_mut();
-        let stats = isolate.get_heap_statistics();
-        stats.total_heap_size() + stats.external_memory() + stats.malloced_memory()
+        self.memory.get()
     }
 }
 
@@ -258,6 +556,9 @@ impl Drop for JsIsolate {
         // isolate must be the entered one for its handles to be released
         // and for `OwnedIsolate::drop`, which exits it again.
         unsafe { isolate.enter() };
+        for (_, timer) in host(isolate).timers.drain() {
+            timer.abort();
+        }
         self.state.get_mut().take();
         // SAFETY: the isolate is not used after this point.
         unsafe { ManuallyDrop::drop(isolate) };
@@ -267,7 +568,7 @@ impl Drop for JsIsolate {
 /// Evaluates the platform layer and the tenant's module in a fresh
 /// context, and finds the handler.
 fn setup(
-    tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+    tc: &mut TryCatch<'_, '_, '_, '_>,
     context: v8::Local<v8::Context>,
     tenant: &Tenant,
     file_name: &str,
@@ -288,8 +589,7 @@ fn setup(
         .call(tc, undefined, &[ops.into()])
         .and_then(|h| h.try_cast::<v8::Object>().ok())
         .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
-    let hook = |tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
-                name: &str| {
+    let hook = |tc: &mut TryCatch<'_, '_, '_, '_>, name: &str| {
         let key = v8_str(tc, name).into();
         hooks
             .get(tc, key)
@@ -300,6 +600,7 @@ fn setup(
     let make_request = hook(tc, "makeRequest")?;
     let make_context = hook(tc, "makeContext")?;
     let read_response = hook(tc, "readResponse")?;
+    let fire_timer = hook(tc, "fireTimer")?;
 
     // `env`: the tenant's vars, frozen.
     let env = v8::Object::new(tc);
@@ -355,6 +656,7 @@ fn setup(
         make_request,
         make_context,
         read_response,
+        fire_timer,
     })
 }
 
@@ -422,7 +724,7 @@ fn bytes_to_uint8array<'s>(
 
 /// The caught exception as text: its stack if it has one, or its message
 /// with the position it was thrown at.
-fn exception_text(tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>) -> String {
+fn exception_text(tc: &mut TryCatch<'_, '_, '_, '_>) -> String {
     if tc.has_terminated() {
         return "execution terminated".into();
     }
@@ -523,7 +825,58 @@ fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
     add(scope, "utf8Decode", f);
     let f = v8::Function::new(scope, op_log).expect("op");
     add(scope, "log", f);
+    let f = v8::Function::new(scope, op_timer_start).expect("op");
+    add(scope, "timerStart", f);
+    let f = v8::Function::new(scope, op_timer_cancel).expect("op");
+    add(scope, "timerCancel", f);
     ops
+}
+
+/// `timerStart(ms, id?) -> id`: after `ms`, fires the timer as an event
+/// of the request that started it. A timer started outside a request
+/// (at module top level) never fires.
+fn op_timer_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let ms = args.get(0).number_value(scope).unwrap_or(0.0);
+    let ms = if ms.is_finite() {
+        ms.clamp(0.0, 1e9)
+    } else {
+        0.0
+    };
+    let reuse = args.get(1).uint32_value(scope).filter(|id| *id != 0);
+    let host = host(scope);
+    let id = reuse.unwrap_or_else(|| {
+        let id = host.next_timer;
+        host.next_timer = host.next_timer.wrapping_add(1).max(1);
+        id
+    });
+    if let Some(events) = host.current.clone() {
+        let delay = Duration::from_micros((ms * 1000.0) as u64);
+        let task = tokio::task::spawn_local(async move {
+            tokio::time::sleep(delay).await;
+            let _ = events.send(Event::Timer(id));
+        });
+        if let Some(old) = host.timers.insert(id, task.abort_handle()) {
+            old.abort();
+        }
+    }
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `timerCancel(id)`.
+fn op_timer_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(id) = args.get(0).uint32_value(scope)
+        && let Some(timer) = host(scope).timers.remove(&id)
+    {
+        timer.abort();
+    }
 }
 
 fn op_utf8_encode(
@@ -559,9 +912,9 @@ fn op_log(
 ) {
     let level = args.get(0).int32_value(scope).unwrap_or(1);
     let message = args.get(1).to_rust_string_lossy(scope);
-    let tenant = scope.get_slot::<TenantName>().map_or("?", |t| t.0.as_str());
+    let tenant = host(scope).tenant.clone();
     islet_bindings::log::tenant_log(
-        tenant,
+        &tenant,
         islet_bindings::log::Level::from_i32(level),
         &message,
     );

@@ -22,11 +22,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cpu::{CpuMeter, Interrupt};
 use crate::outcome::Outcome;
 use crate::tenant::Tenant;
 
@@ -62,7 +64,23 @@ pub trait Program: Send + Sync + 'static {
 
     /// Creates a fresh isolate for `tenant` on the current thread. The
     /// isolate must only ever be used, and dropped, on this thread.
-    fn instantiate(&self, tenant: &Tenant) -> Result<Rc<dyn Isolate>, HandlerError>;
+    ///
+    /// Start-up code (a module's top level) is charged to the request that
+    /// caused the cold start: engines point `startup.interrupt` at the new
+    /// isolate before running any tenant code.
+    fn instantiate(
+        &self,
+        tenant: &Tenant,
+        startup: &Startup,
+    ) -> Result<Rc<dyn Isolate>, HandlerError>;
+}
+
+/// What an engine needs to stop a tenant's start-up code.
+pub struct Startup {
+    /// The meter of the request that caused the cold start.
+    pub meter: Arc<CpuMeter>,
+    /// Where the engine puts the new isolate's interrupt.
+    pub interrupt: Arc<crate::cpu::InterruptSlot>,
 }
 
 /// A live instance of a tenant's program, homed on one worker thread.
@@ -70,13 +88,24 @@ pub trait Isolate {
     /// Handles one request. Engines that can interleave requests (V8) may
     /// be called again before an earlier future has finished; engines that
     /// cannot (core wasm) serialise internally.
+    ///
+    /// The scheduler charges every poll of the returned future to `meter`
+    /// and calls [`Isolate::interrupt`]'s handle when the budget runs out;
+    /// the engine then fails the request with
+    /// [`HandlerError::ExceededCpu`]. Before running code for a request,
+    /// an engine clears any interrupt left over from an earlier one.
     fn handle(
         self: Rc<Self>,
         request: TenantRequest,
         sink: ResponseSink,
+        meter: Arc<CpuMeter>,
     ) -> LocalBoxFuture<Result<(), HandlerError>>;
 
-    /// Bytes of memory this isolate holds (heap, linear memories, tables).
+    /// A handle that stops this isolate's running code from any thread.
+    fn interrupt(&self) -> Arc<dyn Interrupt>;
+
+    /// Bytes of memory this isolate holds (heap, external buffers, linear
+    /// memories), as of its last request.
     fn memory_bytes(&self) -> usize;
 }
 
@@ -273,6 +302,30 @@ pub enum HandlerError {
     /// The client went away before the response was complete.
     #[error("the client went away")]
     ClientGone,
+    /// The request used more CPU time than its limit.
+    #[error(
+        "exceeded its CPU limit of {} ms (used {:.1} ms)",
+        limit.as_millis(),
+        used.as_secs_f64() * 1e3
+    )]
+    ExceededCpu {
+        /// CPU time charged to the request when it was stopped.
+        used: Duration,
+        /// The limit.
+        limit: Duration,
+    },
+    /// The isolate outgrew its memory limit.
+    #[error("exceeded its memory limit of {limit_mb} MiB")]
+    ExceededMemory {
+        /// The limit.
+        limit_mb: u64,
+    },
+    /// The request took longer than its wall-clock limit.
+    #[error("exceeded its wall-clock limit of {} ms", limit.as_millis())]
+    ExceededWall {
+        /// The limit.
+        limit: Duration,
+    },
 }
 
 impl HandlerError {
@@ -280,16 +333,24 @@ impl HandlerError {
     pub fn outcome(&self) -> Outcome {
         match self {
             HandlerError::ClientGone => Outcome::Ok,
+            HandlerError::ExceededCpu { .. } => Outcome::ExceededCpu,
+            HandlerError::ExceededMemory { .. } => Outcome::ExceededMemory,
+            HandlerError::ExceededWall { .. } => Outcome::ExceededWall,
             _ => Outcome::Exception,
         }
     }
 
     /// Whether the isolate must be dropped: its state can no longer be
-    /// trusted (a wasm instance after a trap) or it never started.
+    /// trusted (a wasm instance after a trap, a request abandoned half-way
+    /// through), it never started, or it holds too much memory.
     pub fn poisons_isolate(&self) -> bool {
         matches!(
             self,
-            HandlerError::Trap(_) | HandlerError::Guest(_) | HandlerError::Startup(_)
+            HandlerError::Trap(_)
+                | HandlerError::Guest(_)
+                | HandlerError::Startup(_)
+                | HandlerError::ExceededMemory { .. }
+                | HandlerError::ExceededWall { .. }
         )
     }
 }

@@ -14,6 +14,13 @@
 //! After a trap the instance is discarded (its memory may be half
 //! written); the next request starts a fresh one.
 //!
+//! **Limits.** CPU: the watchdog bumps the engine's epoch when a request
+//! overruns its budget; every store's epoch callback then reads its own
+//! request's meter and traps only if that request is over. Memory: a
+//! `ResourceLimiter` refuses growth past `memory_mb`, so `memory.grow`
+//! returns -1 inside the guest as the spec says; if the guest then traps,
+//! the request's outcome is `exceeded-memory`.
+//!
 //! The ABI itself is documented in `bindings/ABI.md`.
 
 use std::collections::BTreeMap;
@@ -27,13 +34,15 @@ use islet_bindings::abi::{self, code, import};
 use wasmtime::bail;
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Caller, Config, Engine, Extern, ExternType, InstancePre, Linker, Module, Store, TypedFunc,
+    Caller, Config, Engine, Extern, ExternType, InstancePre, Linker, Module, ResourceLimiter,
+    Store, TypedFunc, UpdateDeadline,
 };
 
 use super::{
     EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
-    SinkError, TenantRequest,
+    SinkError, Startup, TenantRequest,
 };
+use crate::cpu::{CpuMeter, Interrupt};
 use crate::tenant::Tenant;
 
 /// The shared wasmtime engine and the islet ABI's host functions.
@@ -48,6 +57,7 @@ impl WasmEngine {
     pub fn new() -> wasmtime::Result<WasmEngine> {
         let mut config = Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         define_abi(&mut linker)?;
@@ -129,14 +139,38 @@ impl Program for WasmProgram {
         EngineKind::Wasm
     }
 
-    fn instantiate(&self, tenant: &Tenant) -> Result<Rc<dyn Isolate>, HandlerError> {
+    fn instantiate(
+        &self,
+        tenant: &Tenant,
+        startup: &Startup,
+    ) -> Result<Rc<dyn Isolate>, HandlerError> {
+        let limit_mb = tenant.limits().memory_mb;
         let state = HostState {
             tenant: tenant.name().into(),
             vars: tenant.vars_arc(),
             call: None,
+            meter: None,
+            limiter: MemoryLimiter {
+                limit: usize::try_from(limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+                refused: false,
+            },
         };
-        let store = Store::new(self.pre.module().engine(), state);
+        let engine = self.pre.module().engine();
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let over = ctx.data().meter.as_ref().is_some_and(|m| m.check());
+            if over {
+                return Err(CpuExceeded.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let interrupt: Arc<dyn Interrupt> = Arc::new(EpochInterrupt(engine.clone()));
+        startup.interrupt.set(interrupt.clone());
         Ok(Rc::new(WasmIsolate {
+            interrupt,
+            limit_mb,
             pre: self.pre.clone(),
             inner: tokio::sync::Mutex::new(Inner { store, live: None }),
             memory: std::cell::Cell::new(0),
@@ -144,8 +178,64 @@ impl Program for WasmProgram {
     }
 }
 
+/// Stops running wasm: every store's epoch callback then checks its own
+/// request's meter.
+struct EpochInterrupt(Engine);
+
+impl Interrupt for EpochInterrupt {
+    fn interrupt(&self) {
+        self.0.increment_epoch();
+    }
+}
+
+/// Refuses memory and table growth past the tenant's limit.
+struct MemoryLimiter {
+    limit: usize,
+    /// Whether a growth was refused during the current request.
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.limit;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // A table element is a pointer; count it against the same limit.
+        let ok = desired.saturating_mul(8) <= self.limit;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+}
+
+/// The request's CPU budget ran out (raised by the epoch callback).
+#[derive(Debug)]
+struct CpuExceeded;
+
+impl fmt::Display for CpuExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the request exceeded its CPU limit")
+    }
+}
+
+impl std::error::Error for CpuExceeded {}
+
 /// One instance of a tenant's module, with its store.
 pub struct WasmIsolate {
+    interrupt: Arc<dyn Interrupt>,
+    limit_mb: u64,
     pre: InstancePre<HostState>,
     inner: tokio::sync::Mutex<Inner>,
     /// Linear memory size after the last request.
@@ -163,19 +253,24 @@ impl Isolate for WasmIsolate {
         self: Rc<Self>,
         request: TenantRequest,
         sink: ResponseSink,
+        meter: Arc<CpuMeter>,
     ) -> LocalBoxFuture<Result<(), HandlerError>> {
         Box::pin(async move {
             let mut inner = self.inner.lock().await;
             let inner = &mut *inner;
+            let state = inner.store.data_mut();
+            state.meter = Some(meter.clone());
+            state.limiter.refused = false;
 
             // Instantiate on first use: instantiation may run the start
             // function, which needs the async machinery of a request.
             let (memory, handler) = match &inner.live {
                 Some(live) => live.clone(),
                 None => {
-                    let live = instantiate(&self.pre, &mut inner.store)
-                        .await
-                        .map_err(|e| HandlerError::Startup(format!("{e:#}")))?;
+                    let live = match instantiate(&self.pre, &mut inner.store).await {
+                        Ok(live) => live,
+                        Err(error) => return Err(self.classify(error, &meter, &inner.store)),
+                    };
                     inner.live = Some(live.clone());
                     live
                 }
@@ -208,14 +303,45 @@ impl Isolate for WasmIsolate {
                 Err(error) => {
                     // The instance may be half-way through anything.
                     inner.live = None;
-                    Err(classify(error))
+                    Err(self.classify(error, &meter, &inner.store))
                 }
             }
         })
     }
 
+    fn interrupt(&self) -> Arc<dyn Interrupt> {
+        self.interrupt.clone()
+    }
+
     fn memory_bytes(&self) -> usize {
         self.memory.get()
+    }
+}
+
+impl WasmIsolate {
+    /// Names what stopped the guest: a limit, a misuse of the ABI, or a
+    /// trap of its own.
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        meter: &CpuMeter,
+        store: &Store<HostState>,
+    ) -> HandlerError {
+        if error.downcast_ref::<CpuExceeded>().is_some() || meter.exceeded() {
+            return HandlerError::ExceededCpu {
+                used: meter.used(),
+                limit: meter.budget(),
+            };
+        }
+        if store.data().limiter.refused {
+            return HandlerError::ExceededMemory {
+                limit_mb: self.limit_mb,
+            };
+        }
+        if let Some(guest) = error.downcast_ref::<GuestError>() {
+            return HandlerError::Guest(guest.0.clone());
+        }
+        HandlerError::Trap(format!("{error:?}"))
     }
 }
 
@@ -232,13 +358,6 @@ async fn instantiate(
         init.call_async(&mut *store, ()).await?;
     }
     Ok((memory, handler))
-}
-
-fn classify(error: wasmtime::Error) -> HandlerError {
-    if let Some(guest) = error.downcast_ref::<GuestError>() {
-        return HandlerError::Guest(guest.0.clone());
-    }
-    HandlerError::Trap(format!("{error:?}"))
 }
 
 /// The guest broke the ABI's rules; fails the request.
@@ -258,6 +377,9 @@ pub struct HostState {
     tenant: Arc<str>,
     vars: Arc<BTreeMap<String, String>>,
     call: Option<CallState>,
+    /// The running request's CPU meter.
+    meter: Option<Arc<CpuMeter>>,
+    limiter: MemoryLimiter,
 }
 
 /// The request being handled and the response being built.
