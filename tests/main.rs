@@ -12,6 +12,7 @@ mod failures;
 mod front;
 mod isolation;
 mod js;
+mod limits;
 mod routing;
 mod shutdown;
 mod wasm;

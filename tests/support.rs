@@ -98,7 +98,8 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.split("addr=").nth(1)
+                if line.contains("islet listening")
+                    && let Some(addr) = line.split(" addr=").nth(1)
                     && let Some(tx) = tx.take()
                 {
                     let addr = addr.split_whitespace().next().unwrap().to_string();
@@ -118,6 +119,35 @@ impl Server {
             }
         };
         Server { child, addr, logs }
+    }
+
+    /// The admin listener's address, when `[admin] listen` is set.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let line = self.wait_for_log(&["admin_addr="]);
+        let addr = line.split("admin_addr=").nth(1).unwrap();
+        addr.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    /// The metrics page of the admin listener.
+    pub async fn metrics(&self) -> String {
+        send(
+            self.admin_addr(),
+            "GET",
+            "admin",
+            "/metrics",
+            &[],
+            Bytes::new(),
+        )
+        .await
+        .body
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub fn rss(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        let kb: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kb * 1024
     }
 
     /// Everything the server logged so far.

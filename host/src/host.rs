@@ -148,6 +148,7 @@ impl Host {
                 failure.outcome.status(),
                 failure.outcome,
             );
+            self.inner.metrics.request(None, failure.outcome);
             return failure_response(&failure);
         };
         self.run(&tenant, request, started).await

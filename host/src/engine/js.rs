@@ -334,7 +334,7 @@ impl JsIsolate {
     fn slice<R>(
         &self,
         meter: &CpuMeter,
-        events: &mpsc::WeakUnboundedSender<Event>,
+        events: &mpsc::UnboundedSender<Event>,
         f: impl FnOnce(&mut TryCatch<'_, '_, '_, '_>, &JsState) -> Result<R, HandlerError>,
     ) -> Result<R, HandlerError> {
         let state = self.state.borrow();
@@ -343,7 +343,7 @@ impl JsIsolate {
             // A termination meant for an earlier slice must not hit this
             // one (V8 keeps a late one pending).
             isolate.cancel_terminate_execution();
-            host(isolate).current = events.upgrade();
+            host(isolate).current = Some(events.clone());
             let result = {
                 v8::scope!(let scope, &mut **isolate);
                 let context = v8::Local::new(scope, &state.context);
@@ -389,7 +389,7 @@ impl JsIsolate {
         &self,
         request: TenantRequest,
         meter: &CpuMeter,
-        events: &mpsc::WeakUnboundedSender<Event>,
+        events: &mpsc::UnboundedSender<Event>,
     ) -> Result<Progress, HandlerError> {
         self.slice(meter, events, |tc, state| {
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
@@ -437,7 +437,7 @@ impl JsIsolate {
         event: Event,
         promise: &v8::Global<v8::Promise>,
         meter: &CpuMeter,
-        events: &mpsc::WeakUnboundedSender<Event>,
+        events: &mpsc::UnboundedSender<Event>,
     ) -> Result<Progress, HandlerError> {
         self.slice(meter, events, |tc, state| {
             match event {
@@ -509,21 +509,22 @@ impl Isolate for JsIsolate {
         meter: Arc<CpuMeter>,
     ) -> LocalBoxFuture<Result<(), HandlerError>> {
         Box::pin(async move {
-            // Timers created by this request hold strong senders; the
-            // request keeps only a weak one, so the channel closes when
-            // nothing can wake the handler any more.
+            // Each pending timer of this request holds a clone of `tx`:
+            // when only ours is left and nothing is queued, nothing can
+            // wake the handler any more.
             let (tx, mut events) = mpsc::unbounded_channel();
-            let weak = tx.downgrade();
-            drop(tx);
 
-            let mut progress = self.start(request, &meter, &weak)?;
+            let mut progress = self.start(request, &meter, &tx)?;
             let (head, body) = loop {
                 let promise = match progress {
                     Progress::Done(head, body) => break (head, body),
                     Progress::Pending(promise) => promise,
                 };
+                if events.is_empty() && tx.strong_count() == 1 {
+                    return Err(HandlerError::Stalled);
+                }
                 let event = events.recv().await.ok_or(HandlerError::Stalled)?;
-                progress = self.deliver(event, &promise, &meter, &weak)?;
+                progress = self.deliver(event, &promise, &meter, &tx)?;
             };
 
             let sent = match sink.send_head(head) {
