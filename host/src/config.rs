@@ -81,6 +81,9 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// Capacity of each worker thread's request queue. Default is 1,024.
     pub queue_depth: usize,
+    /// Low-priority threads for tenants that keep overrunning their CPU
+    /// limit; 0 turns quarantine off. Default is 1.
+    pub quarantine_workers: usize,
     /// Memory all isolates together should stay under, in MiB; above it
     /// idle isolates are evicted. Default is none (no target).
     pub memory_target_mb: Option<u64>,
@@ -95,6 +98,7 @@ impl Default for ServerConfig {
             header_timeout_ms: 10_000,
             shutdown_timeout_ms: 10_000,
             queue_depth: 1024,
+            quarantine_workers: 1,
             memory_target_mb: None,
         }
     }
@@ -172,6 +176,7 @@ struct RawServer {
     header_timeout_ms: Option<u64>,
     shutdown_timeout_ms: Option<u64>,
     queue_depth: Option<usize>,
+    quarantine_workers: Option<usize>,
     memory_target_mb: Option<u64>,
 }
 
@@ -286,6 +291,10 @@ impl Config {
                 .shutdown_timeout_ms
                 .unwrap_or(defaults.shutdown_timeout_ms),
             queue_depth,
+            quarantine_workers: raw
+                .server
+                .quarantine_workers
+                .unwrap_or(defaults.quarantine_workers),
             memory_target_mb: raw.server.memory_target_mb,
         };
         let admin = AdminConfig {

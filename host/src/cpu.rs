@@ -15,8 +15,9 @@
 //! passes its budget, marks the meter exceeded and calls the isolate's
 //! [`Interrupt`]: V8 terminates the running script; wasmtime bumps its
 //! epoch so that the store's epoch callback traps. The watchdog sleeps
-//! until the earliest budget could run out (between 50 µs and 1 ms), and
-//! parks while no slice runs.
+//! until the earliest budget could run out (between 50 µs and 1 ms). It
+//! parks only after 100 ms without any slice, so that a stream of short
+//! requests never pays for waking it.
 //!
 //! **No stray stops.** A slice is published and withdrawn under its
 //! worker's lock, and the watchdog interrupts only while holding that same
@@ -232,14 +233,18 @@ impl WorkerClock {
 /// The watchdog thread's shared state.
 pub struct Watchdog {
     workers: Mutex<Vec<Arc<WorkerClock>>>,
+    /// Slices running now.
     active: AtomicUsize,
+    /// Whether the watchdog thread is parked (or about to park).
+    parked: AtomicBool,
     thread: Mutex<Option<Thread>>,
     stop: AtomicBool,
 }
 
 const MAX_SLEEP: Duration = Duration::from_millis(1);
 const MIN_SLEEP: Duration = Duration::from_micros(50);
-const IDLE_PARK: Duration = Duration::from_millis(100);
+/// How long the watchdog stays awake without slices before it parks.
+const IDLE_BEFORE_PARK: Duration = Duration::from_millis(100);
 
 impl Watchdog {
     /// Starts the watchdog thread.
@@ -247,6 +252,7 @@ impl Watchdog {
         let watchdog = Arc::new(Watchdog {
             workers: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
+            parked: AtomicBool::new(false),
             thread: Mutex::new(None),
             stop: AtomicBool::new(false),
         });
@@ -259,7 +265,10 @@ impl Watchdog {
     }
 
     fn slice_started(&self) {
-        if self.active.fetch_add(1, Ordering::AcqRel) == 0
+        // SeqCst pairs with `run`: either the watchdog sees this slice
+        // before it parks, or this sees it parked and wakes it.
+        self.active.fetch_add(1, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst)
             && let Some(thread) = &*self.thread.lock().expect("watchdog lock")
         {
             thread.unpark();
@@ -268,18 +277,29 @@ impl Watchdog {
 
     /// Stops the watchdog thread.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = &*self.thread.lock().expect("watchdog lock") {
             thread.unpark();
         }
     }
 
     fn run(self: Arc<Self>) {
+        let mut last_busy = std::time::Instant::now();
         while !self.stop.load(Ordering::Acquire) {
-            if self.active.load(Ordering::Acquire) == 0 {
-                std::thread::park_timeout(IDLE_PARK);
+            if self.active.load(Ordering::SeqCst) == 0 {
+                if last_busy.elapsed() < IDLE_BEFORE_PARK {
+                    std::thread::sleep(MAX_SLEEP);
+                    continue;
+                }
+                self.parked.store(true, Ordering::SeqCst);
+                if self.active.load(Ordering::SeqCst) == 0 {
+                    std::thread::park();
+                }
+                self.parked.store(false, Ordering::SeqCst);
+                last_busy = std::time::Instant::now();
                 continue;
             }
+            last_busy = std::time::Instant::now();
             let workers = self.workers.lock().expect("watchdog lock").clone();
             let mut sleep = MAX_SLEEP;
             for worker in &workers {

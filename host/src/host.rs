@@ -79,6 +79,7 @@ impl Host {
         let scheduler = Scheduler::start(
             &SchedulerConfig {
                 workers: config.server.workers,
+                quarantine_workers: config.server.quarantine_workers,
                 queue_depth: config.server.queue_depth,
                 memory_target: config
                     .server

@@ -7,7 +7,7 @@
 //! | `islet_cpu_seconds_total` | `tenant` | CPU time charged to requests |
 //! | `islet_isolates` | `engine` | live isolates |
 //! | `islet_isolate_memory_bytes` | `engine` | memory held by live isolates |
-//! | `islet_evictions_total` | `reason` | isolates dropped: `memory-target`, `exceeded-memory`, `failed` |
+//! | `islet_evictions_total` | `reason` | isolates dropped: `memory-target`, `exceeded-memory`, `failed`, `quarantine` |
 //! | `islet_cold_starts_total` | `engine` | isolates created |
 //! | `islet_cold_start_seconds` | `engine` | time to create an isolate |
 
@@ -53,6 +53,8 @@ pub enum EvictionReason {
     ExceededMemory,
     /// Its state could not be trusted after a failure.
     Failed,
+    /// Its tenant was moved to a quarantine thread.
+    Quarantine,
 }
 
 impl EvictionReason {
@@ -61,6 +63,7 @@ impl EvictionReason {
             EvictionReason::MemoryTarget => "memory-target",
             EvictionReason::ExceededMemory => "exceeded-memory",
             EvictionReason::Failed => "failed",
+            EvictionReason::Quarantine => "quarantine",
         }
     }
 }

@@ -25,6 +25,15 @@
 //! and the watchdog stops it when the budget runs out (see [`crate::cpu`]).
 //! A wall-clock limit (`wall_ms`) bounds a request that waits forever.
 //!
+//! **Quarantine.** A thread cannot preempt a script it is running, so a
+//! tenant that keeps burning its whole CPU budget delays every request
+//! queued behind it on its thread. After [`QUARANTINE_STRIKES`] requests
+//! stopped for CPU, a tenant is moved to a quarantine thread
+//! (`server.quarantine_workers`, run at a low OS priority): its isolate is
+//! dropped and its next request cold-starts there. Well-behaved tenants
+//! never share a thread with it again, and the OS gives them the CPU
+//! first. A tenant stays quarantined until the host restarts.
+//!
 //! **Memory.** Isolates enforce their own `memory_mb`; one that outgrows
 //! it is dropped. Each worker publishes the memory its isolates hold.
 //! When the process-wide sum is over `server.memory_target_mb`, workers
@@ -67,14 +76,23 @@ use crate::tenant::Tenant;
 /// and the rest is for the host's own frames.
 const WORKER_STACK: usize = 8 << 20;
 
+/// Requests stopped for CPU before a tenant is quarantined.
+pub const QUARANTINE_STRIKES: u32 = 3;
+
+/// The `nice` value of quarantine threads.
+const QUARANTINE_NICE: libc::c_int = 15;
+
 /// How often an idle worker rechecks the memory target.
 const MEMORY_TICK: Duration = Duration::from_millis(250);
 
 /// Scheduler settings.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// Number of worker threads.
+    /// Number of worker threads for tenants in good standing.
     pub workers: usize,
+    /// Number of low-priority threads for quarantined tenants; 0 turns
+    /// quarantine off.
+    pub quarantine_workers: usize,
     /// Capacity of each worker's queue.
     pub queue_depth: usize,
     /// Process-wide memory target for isolates, in bytes.
@@ -99,6 +117,9 @@ struct Shared {
     homes: Mutex<HashMap<usize, usize>>,
     /// Tenants homed on each worker.
     load: Mutex<Vec<usize>>,
+    /// Workers `0..normal` serve tenants in good standing; the rest are
+    /// quarantine threads.
+    normal: usize,
     /// Bytes held by each worker's isolates.
     memory: Vec<AtomicUsize>,
     memory_target: Option<usize>,
@@ -107,6 +128,43 @@ struct Shared {
 }
 
 impl Shared {
+    /// The worker in `range` with the fewest tenants, now with one more.
+    fn least_loaded(&self, range: std::ops::Range<usize>) -> usize {
+        let mut load = self.load.lock().expect("load lock");
+        let index = range
+            .min_by_key(|i| load[*i])
+            .expect("at least one worker in range");
+        load[index] += 1;
+        index
+    }
+
+    /// Re-homes a tenant on a quarantine thread; false if there is none
+    /// or it is there already.
+    fn quarantine(&self, tenant: &Tenant) -> bool {
+        if self.normal == self.memory.len() {
+            return false;
+        }
+        let mut homes = self.homes.lock().expect("homes lock");
+        let Some(home) = homes.get(&tenant.id()).copied() else {
+            return false;
+        };
+        if home >= self.normal {
+            return false;
+        }
+        let to = self.least_loaded(self.normal..self.memory.len());
+        self.load.lock().expect("load lock")[home] -= 1;
+        homes.insert(tenant.id(), to);
+        true
+    }
+
+    fn home_of(&self, tenant: &Tenant) -> Option<usize> {
+        self.homes
+            .lock()
+            .expect("homes lock")
+            .get(&tenant.id())
+            .copied()
+    }
+
     fn total_memory(&self) -> usize {
         self.memory.iter().map(|m| m.load(Ordering::Acquire)).sum()
     }
@@ -123,21 +181,28 @@ impl Scheduler {
     /// Starts the worker threads and the CPU watchdog.
     pub fn start(config: &SchedulerConfig, metrics: Arc<Metrics>) -> std::io::Result<Scheduler> {
         let (stop, _) = watch::channel(false);
+        let total = config.workers + config.quarantine_workers;
         let shared = Arc::new(Shared {
             homes: Mutex::new(HashMap::new()),
-            load: Mutex::new(vec![0; config.workers]),
-            memory: (0..config.workers).map(|_| AtomicUsize::new(0)).collect(),
+            load: Mutex::new(vec![0; total]),
+            normal: config.workers,
+            memory: (0..total).map(|_| AtomicUsize::new(0)).collect(),
             memory_target: config.memory_target,
             metrics,
             watchdog: Watchdog::start()?,
         });
-        let mut workers = Vec::with_capacity(config.workers);
-        for index in 0..config.workers {
+        let mut workers = Vec::with_capacity(total);
+        for index in 0..total {
             let (tx, rx) = mpsc::channel(config.queue_depth);
             let stop_rx = stop.subscribe();
             let shared = shared.clone();
+            let name = if index < config.workers {
+                format!("islet-worker-{index}")
+            } else {
+                format!("islet-quarantine-{}", index - config.workers)
+            };
             let thread = std::thread::Builder::new()
-                .name(format!("islet-worker-{index}"))
+                .name(name)
                 .stack_size(WORKER_STACK)
                 .spawn(move || worker_main(index, shared, rx, stop_rx))?;
             workers.push(Worker {
@@ -152,7 +217,7 @@ impl Scheduler {
         })
     }
 
-    /// Number of worker threads.
+    /// Number of worker threads, quarantine threads included.
     pub fn workers(&self) -> usize {
         self.workers.len()
     }
@@ -165,16 +230,9 @@ impl Scheduler {
     /// The home worker of a tenant, choosing one on first use.
     fn home(&self, tenant: &Tenant) -> usize {
         let mut homes = self.shared.homes.lock().expect("homes lock");
-        *homes.entry(tenant.id()).or_insert_with(|| {
-            let mut load = self.shared.load.lock().expect("load lock");
-            let (index, _) = load
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, n)| **n)
-                .expect("at least one worker");
-            load[index] += 1;
-            index
-        })
+        *homes
+            .entry(tenant.id())
+            .or_insert_with(|| self.shared.least_loaded(0..self.shared.normal))
     }
 
     /// Queues a request on its tenant's home thread. Fails at once with
@@ -251,6 +309,8 @@ struct WorkerState {
     shared: Arc<Shared>,
     clock: Arc<WorkerClock>,
     isolates: RefCell<HashMap<usize, Entry>>,
+    /// Requests stopped for CPU, by tenant id.
+    strikes: RefCell<HashMap<usize, u32>>,
 }
 
 impl WorkerState {
@@ -310,6 +370,14 @@ impl WorkerState {
             .metrics
             .memory_changed(tenant.engine(), entry.bytes, bytes);
         entry.bytes = bytes;
+
+        // Requests queued here before the tenant was quarantined may have
+        // started a stray isolate; drop it once it is idle.
+        let idle = entry.in_flight == 0;
+        drop(isolates);
+        if idle && self.shared.home_of(tenant) != Some(self.index) {
+            self.discard(tenant, isolate, EvictionReason::Quarantine);
+        }
     }
 
     /// Drops the tenant's isolate if it is still `isolate`.
@@ -340,6 +408,27 @@ impl WorkerState {
         // The isolate itself goes when the last request holding it ends.
         drop(entry);
         self.publish_memory();
+    }
+
+    /// Counts a request stopped for CPU; quarantines the tenant at
+    /// [`QUARANTINE_STRIKES`].
+    fn strike(&self, tenant: &Tenant, isolate: &Rc<dyn Isolate>) {
+        let strikes = {
+            let mut strikes = self.strikes.borrow_mut();
+            let count = strikes.entry(tenant.id()).or_default();
+            *count += 1;
+            *count
+        };
+        if strikes < QUARANTINE_STRIKES || !self.shared.quarantine(tenant) {
+            return;
+        }
+        self.strikes.borrow_mut().remove(&tenant.id());
+        tracing::warn!(
+            tenant = tenant.name(),
+            "tenant `{}` moved to a quarantine thread after {strikes} requests over its CPU limit",
+            tenant.name()
+        );
+        self.discard(tenant, isolate, EvictionReason::Quarantine);
     }
 
     fn publish_memory(&self) {
@@ -392,11 +481,26 @@ fn worker_main(
         .expect("a worker thread's runtime starts");
     let local = tokio::task::LocalSet::new();
     let clock = WorkerClock::for_current_thread(&shared.watchdog);
+    if index >= shared.normal {
+        // SAFETY: `setpriority` only reads its arguments; the id is this
+        // thread's own.
+        let rc = unsafe {
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                libc::gettid() as libc::id_t,
+                QUARANTINE_NICE,
+            )
+        };
+        if rc != 0 {
+            tracing::debug!("cannot lower the priority of a quarantine thread");
+        }
+    }
     let state = Rc::new(WorkerState {
         index,
         shared,
         clock,
         isolates: RefCell::new(HashMap::new()),
+        strikes: RefCell::new(HashMap::new()),
     });
     let worker = state.clone();
     local.block_on(&runtime, async move {
@@ -502,6 +606,11 @@ async fn run(worker: Rc<WorkerState>, job: Job) {
                 _ => EvictionReason::Failed,
             };
             worker.discard(&tenant, isolate, reason);
+        }
+        if matches!(error, HandlerError::ExceededCpu { .. })
+            && let Some(isolate) = &isolate
+        {
+            worker.strike(&tenant, isolate);
         }
         if error != HandlerError::ClientGone {
             // Debug-format the message: stacks stay on one log line.
