@@ -31,6 +31,7 @@ export default {
       case "/bursts": for (;;) { burn(2e6); await pause(1); }
       case "/quiet": { for (let i = 0; i < 10; i++) await pause(20); return new Response("quiet ok"); }
       case "/strings": { for (let i = 0; ; i++) keep.push("x".repeat(1 << 20) + i); }
+      case "/concat": { let s = ""; for (;;) s += String(Math.random()); }
       case "/arrays": { for (;;) keep.push(new Array(1 << 16).fill(1.5)); }
       case "/buffers": { for (;;) keep.push(new ArrayBuffer(8 << 20)); }
       case "/small-buffer": { keep.push(new Uint8Array(8 << 20).fill(1)); return new Response("small ok"); }
@@ -177,7 +178,7 @@ async fn js_memory_limit_stops_bombs_and_recycles_the_isolate() {
     let reply = server.get("hostile.test", "/small-buffer").await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "small ok"));
 
-    for path in ["/strings", "/arrays", "/buffers"] {
+    for path in ["/strings", "/concat", "/arrays", "/buffers"] {
         let reply = server.get("hostile.test", path).await;
         assert_eq!(reply.status, 503, "{path}: {}", reply.body);
         assert_eq!(reply.outcome(), Some("exceeded-memory"), "{path}");
