@@ -13,6 +13,7 @@ mod front;
 mod isolation;
 mod js;
 mod limits;
+mod platform;
 mod routing;
 mod shutdown;
 mod wasm;

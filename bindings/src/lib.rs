@@ -7,7 +7,8 @@
 //!   An engine evaluates it once per context and hands it the native
 //!   operations it needs; the same file serves V8 isolates and, later,
 //!   the QuickJS runtime.
-//! - Host operations written once in Rust ([`text`], [`log`]): what the JS
+//! - Host operations written once in Rust ([`text`], [`url`], [`crypto`],
+//!   [`log`]): what the JS
 //!   layer and the WASM ABI call into. Policy that must hold for every
 //!   engine lives here, not in the engines.
 //! - [`abi`]: the islet WASM ABI, the contract between the host and a
@@ -17,6 +18,8 @@
 //! calling conventions (V8 function templates, wasmtime host functions).
 
 pub mod abi;
+pub mod crypto;
 pub mod js;
 pub mod log;
 pub mod text;
+pub mod url;

@@ -7,3 +7,9 @@ use std::borrow::Cow;
 pub fn utf8_decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
+
+/// Decodes UTF-8 strictly: `None` on any invalid sequence (a `fatal`
+/// `TextDecoder`).
+pub fn utf8_decode_strict(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}

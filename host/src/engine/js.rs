@@ -52,6 +52,9 @@ static V8_INIT: Once = Once::new();
 /// own threads, may still run JavaScript.
 pub fn init_v8() {
     V8_INIT.call_once(|| {
+        // No `SharedArrayBuffer` anywhere: with per-context enabling and no
+        // callback to enable it, V8 installs it in no context.
+        v8::V8::set_flags_from_string("--enable-sharedarraybuffer-per-context");
         let platform = v8::new_unprotected_default_platform(0, false).make_shared();
         v8::V8::initialize_platform(platform);
         v8::V8::initialize();
@@ -129,8 +132,11 @@ impl Program for JsProgram {
             Arc::as_ptr(&guard) as *mut MemoryGuard as *mut c_void,
         );
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        isolate.set_promise_reject_callback(on_promise_reject);
         isolate.set_slot(JsHost {
             tenant: tenant.name().to_string(),
+            now_ms: epoch_ms(),
+            rejections: Vec::new(),
             current: None,
             timers: HashMap::new(),
             next_timer: 1,
@@ -168,6 +174,10 @@ impl Program for JsProgram {
 /// operations can reach it.
 struct JsHost {
     tenant: String,
+    /// The frozen clock: ms since the epoch when the current slice began.
+    now_ms: f64,
+    /// Promises rejected with no handler during the current slice.
+    rejections: Vec<(v8::Global<v8::Promise>, String)>,
     /// Where host events for the request whose slice is running go.
     current: Option<mpsc::UnboundedSender<Event>>,
     /// Pending timers, so that `clearTimeout` can cancel them.
@@ -343,13 +353,17 @@ impl JsIsolate {
             // A termination meant for an earlier slice must not hit this
             // one (V8 keeps a late one pending).
             isolate.cancel_terminate_execution();
-            host(isolate).current = Some(events.clone());
+            let host_state = host(isolate);
+            host_state.current = Some(events.clone());
+            host_state.now_ms = epoch_ms();
             let result = {
                 v8::scope!(let scope, &mut **isolate);
                 let context = v8::Local::new(scope, &state.context);
                 let scope = &mut v8::ContextScope::new(scope, context);
                 v8::tc_scope!(let tc, scope);
-                f(tc, state)
+                let result = f(tc, state);
+                report_rejections(tc);
+                result
             };
             host(isolate).current = None;
             result
@@ -457,6 +471,47 @@ impl JsIsolate {
             let promise = v8::Local::new(tc, promise);
             progress(tc, state, promise)
         })
+    }
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// Notes promises rejected without a handler; handlers attached later in
+/// the same slice take them off the list again.
+extern "C" fn on_promise_reject(message: v8::PromiseRejectMessage) {
+    v8::callback_scope!(unsafe scope, &message);
+    v8::scope!(let scope, scope);
+    let promise = message.get_promise();
+    match message.get_event() {
+        v8::PromiseRejectEvent::PromiseRejectWithNoHandler => {
+            let reason = message
+                .get_value()
+                .map(|v| value_text(scope, v))
+                .unwrap_or_default();
+            let promise = v8::Global::new(scope, promise);
+            host(scope).rejections.push((promise, reason));
+        }
+        v8::PromiseRejectEvent::PromiseHandlerAddedAfterReject => {
+            host(scope).rejections.retain(|(p, _)| *p != promise);
+        }
+        _ => {}
+    }
+}
+
+/// Logs the promises still rejected without a handler at a slice's end.
+fn report_rejections(tc: &mut TryCatch<'_, '_, '_, '_>) {
+    let rejections = std::mem::take(&mut host(tc).rejections);
+    for (promise, reason) in rejections {
+        let promise = v8::Local::new(tc, &promise);
+        if promise.has_handler() {
+            continue;
+        }
+        let tenant = host(tc).tenant.clone();
+        tracing::warn!(tenant, reason = ?reason, "unhandled promise rejection");
     }
 }
 
@@ -577,19 +632,32 @@ fn setup(
 ) -> Result<JsState, String> {
     let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
 
-    // The platform layer: a function of `ops` that returns the hooks.
-    let glue_source = v8_str(tc, islet_bindings::js::PLATFORM);
-    let glue_name = v8_str(tc, "islet:platform.js").into();
-    let origin = script_origin(tc, glue_name, false);
-    let glue = v8::Script::compile(tc, glue_source, Some(&origin))
-        .and_then(|script| script.run(tc))
-        .and_then(|f| f.try_cast::<v8::Function>().ok())
-        .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
+    // The platform layer: files of `(ops, platform) => void`, in order.
     let ops = make_ops(tc);
-    let hooks = glue
-        .call(tc, undefined, &[ops.into()])
+    let platform = v8::Object::new(tc);
+    for (name, source) in islet_bindings::js::PLATFORM {
+        let code = v8_str(tc, source);
+        let name_value = v8_str(tc, name).into();
+        let origin = script_origin(tc, name_value, false);
+        let file = v8::Script::compile(tc, code, Some(&origin))
+            .and_then(|script| script.run(tc))
+            .and_then(|f| f.try_cast::<v8::Function>().ok())
+            .ok_or_else(|| format!("platform layer `{name}` failed: {}", exception_text(tc)))?;
+        if file
+            .call(tc, undefined, &[ops.into(), platform.into()])
+            .is_none()
+        {
+            return Err(format!(
+                "platform layer `{name}` failed: {}",
+                exception_text(tc)
+            ));
+        }
+    }
+    let hooks_key = v8_str(tc, "hooks").into();
+    let hooks = platform
+        .get(tc, hooks_key)
         .and_then(|h| h.try_cast::<v8::Object>().ok())
-        .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
+        .ok_or("the platform layer set no hooks")?;
     let hook = |tc: &mut TryCatch<'_, '_, '_, '_>, name: &str| {
         let key = v8_str(tc, name).into();
         hooks
@@ -830,7 +898,169 @@ fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
     add(scope, "timerStart", f);
     let f = v8::Function::new(scope, op_timer_cancel).expect("op");
     add(scope, "timerCancel", f);
+    let f = v8::Function::new(scope, op_now).expect("op");
+    add(scope, "now", f);
+    let f = v8::Function::new(scope, op_url_parse).expect("op");
+    add(scope, "urlParse", f);
+    let f = v8::Function::new(scope, op_url_set).expect("op");
+    add(scope, "urlSet", f);
+    let f = v8::Function::new(scope, op_random_fill).expect("op");
+    add(scope, "randomFill", f);
+    let f = v8::Function::new(scope, op_digest).expect("op");
+    add(scope, "digest", f);
+    let f = v8::Function::new(scope, op_hmac_sign).expect("op");
+    add(scope, "hmacSign", f);
+    let f = v8::Function::new(scope, op_hmac_verify).expect("op");
+    add(scope, "hmacVerify", f);
     ops
+}
+
+fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
+    let message = v8_str(scope, message);
+    let error = v8::Exception::type_error(scope, message);
+    scope.throw_exception(error);
+}
+
+/// The bytes of an `ArrayBufferView` argument, copied.
+fn bytes_arg(scope: &mut v8::PinScope, value: v8::Local<v8::Value>, op: &str) -> Option<Vec<u8>> {
+    match value.try_cast::<v8::ArrayBufferView>() {
+        Ok(view) => {
+            let mut bytes = vec![0; view.byte_length()];
+            view.copy_contents(&mut bytes);
+            Some(bytes)
+        }
+        Err(_) => {
+            throw_type_error(scope, &format!("{op} expects bytes"));
+            None
+        }
+    }
+}
+
+fn string_array<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    items: &[String],
+) -> v8::Local<'s, v8::Value> {
+    let values: Vec<v8::Local<v8::Value>> = items.iter().map(|s| v8_str(scope, s).into()).collect();
+    v8::Array::new_with_elements(scope, &values).into()
+}
+
+/// `now() -> ms`: the frozen clock.
+fn op_now(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let now = host(scope).now_ms;
+    rv.set(v8::Number::new(scope, now).into());
+}
+
+/// `urlParse(input, base?) -> components | null`.
+fn op_url_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let input = args.get(0).to_rust_string_lossy(scope);
+    let base = args.get(1);
+    let base = (!base.is_undefined()).then(|| base.to_rust_string_lossy(scope));
+    match islet_bindings::url::parse(&input, base.as_deref()) {
+        Some(parts) => rv.set(string_array(scope, &parts)),
+        None => rv.set_null(),
+    }
+}
+
+/// `urlSet(href, component, value) -> components | null`.
+fn op_url_set(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let href = args.get(0).to_rust_string_lossy(scope);
+    let component = args.get(1).to_rust_string_lossy(scope);
+    let value = args.get(2).to_rust_string_lossy(scope);
+    match islet_bindings::url::set(&href, &component, &value) {
+        Some(parts) => rv.set(string_array(scope, &parts)),
+        None => rv.set_null(),
+    }
+}
+
+/// `randomFill(u8) -> u8`: fills the view in place.
+fn op_random_fill(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(view) = args.get(0).try_cast::<v8::Uint8Array>() else {
+        throw_type_error(scope, "randomFill expects a Uint8Array");
+        return;
+    };
+    let mut bytes = vec![0; view.byte_length()];
+    islet_bindings::crypto::random_fill(&mut bytes);
+    let fresh = bytes_to_uint8array(scope, &bytes);
+    // Copy into the caller's view through JS's own `set`.
+    let set_key = v8_str(scope, "set").into();
+    if let Some(set) = view
+        .get(scope, set_key)
+        .and_then(|f| f.try_cast::<v8::Function>().ok())
+    {
+        set.call(scope, view.into(), &[fresh.into()]);
+    }
+    rv.set(view.into());
+}
+
+/// `digest(hash, bytes) -> u8`.
+fn op_digest(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let Some(data) = bytes_arg(scope, args.get(1), "digest") else {
+        return;
+    };
+    match islet_bindings::crypto::digest(&hash, &data) {
+        Ok(out) => rv.set(bytes_to_uint8array(scope, &out).into()),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
+}
+
+/// `hmacSign(hash, key, data) -> u8`.
+fn op_hmac_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data)) = (
+        bytes_arg(scope, args.get(1), "hmacSign"),
+        bytes_arg(scope, args.get(2), "hmacSign"),
+    ) else {
+        return;
+    };
+    match islet_bindings::crypto::hmac_sign(&hash, &key, &data) {
+        Ok(tag) => rv.set(bytes_to_uint8array(scope, &tag).into()),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
+}
+
+/// `hmacVerify(hash, key, data, tag) -> bool`.
+fn op_hmac_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data), Some(tag)) = (
+        bytes_arg(scope, args.get(1), "hmacVerify"),
+        bytes_arg(scope, args.get(2), "hmacVerify"),
+        bytes_arg(scope, args.get(3), "hmacVerify"),
+    ) else {
+        return;
+    };
+    match islet_bindings::crypto::hmac_verify(&hash, &key, &data, &tag) {
+        Ok(ok) => rv.set_bool(ok),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
 }
 
 /// `timerStart(ms, id?) -> id`: after `ms`, fires the timer as an event
@@ -894,14 +1124,16 @@ fn op_utf8_decode(
     args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
-    let Ok(view) = args.get(0).try_cast::<v8::ArrayBufferView>() else {
-        let msg = v8_str(scope, "utf8Decode expects bytes");
-        let error = v8::Exception::type_error(scope, msg);
-        scope.throw_exception(error);
+    let Some(bytes) = bytes_arg(scope, args.get(0), "utf8Decode") else {
         return;
     };
-    let mut bytes = vec![0; view.byte_length()];
-    view.copy_contents(&mut bytes);
+    if args.get(1).is_true() {
+        match islet_bindings::text::utf8_decode_strict(&bytes) {
+            Some(text) => rv.set(v8_str(scope, text).into()),
+            None => rv.set_null(),
+        }
+        return;
+    }
     let text = islet_bindings::text::utf8_decode_lossy(&bytes);
     rv.set(v8_str(scope, &text).into());
 }

@@ -1,27 +1,9 @@
-// islet's Web Platform layer for JavaScript tenants.
-//
-// This file is a classic script whose value is a function. The host calls
-// it once per context with `ops`, an object of native host operations, and
-// keeps the returned hooks private: tenant code never sees `ops` or the
-// hooks. Nothing here may depend on one engine; the same file serves V8
-// and the QuickJS runtime.
-//
-// ops.utf8Encode(string) -> Uint8Array
-// ops.utf8Decode(Uint8Array) -> string (invalid sequences become U+FFFD)
-// ops.log(level, message)    level: 0 debug, 1 info, 2 warn, 3 error
-// ops.timerStart(ms, id?) -> id  arms a timer (re-arms `id` if given);
-//                            the host calls hooks.fireTimer(id) later
-// ops.timerCancel(id)
-(function (ops) {
+// Headers, Request and Response, and the hooks the engine uses to build
+// a tenant's request and read its response.
+(function (ops, platform) {
   "use strict";
 
-  const define = (name, value) =>
-    Object.defineProperty(globalThis, name, {
-      value,
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
+  const define = platform.define;
 
   // ---- Headers -------------------------------------------------------
 
@@ -131,6 +113,7 @@
   function toBytes(body) {
     if (body === undefined || body === null) return null;
     if (typeof body === "string") return ops.utf8Encode(body);
+    if (body instanceof URLSearchParams) return ops.utf8Encode(body.toString());
     if (body instanceof Uint8Array) return body;
     if (body instanceof ArrayBuffer) return new Uint8Array(body);
     if (ArrayBuffer.isView(body)) {
@@ -194,7 +177,7 @@
       const source = input instanceof Request ? input : null;
       const body = init.body !== undefined ? toBytes(init.body) : source ? Body.bytesOf(source) : null;
       super(body);
-      this.#url = source ? source.url : String(input);
+      this.#url = source ? source.url : new URL(String(input)).href;
       this.#method = String(init.method || (source ? source.method : "GET")).toUpperCase();
       this.#headers = new Headers(init.headers || (source ? source.headers : undefined));
       if (body && (this.#method === "GET" || this.#method === "HEAD")) {
@@ -241,8 +224,11 @@
       this.#status = status;
       this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
       this.#headers = new Headers(init.headers);
-      if (typeof body === "string" && !this.#headers.has("content-type")) {
-        this.#headers.set("content-type", "text/plain;charset=UTF-8");
+      if (!this.#headers.has("content-type")) {
+        if (typeof body === "string") this.#headers.set("content-type", "text/plain;charset=UTF-8");
+        if (body instanceof URLSearchParams) {
+          this.#headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
+        }
       }
     }
 
@@ -289,59 +275,9 @@
     }
   }
 
-  // ---- console -------------------------------------------------------
-
-  function format(args) {
-    return args
-      .map((a) => {
-        if (typeof a === "string") return a;
-        if (a instanceof Error) return a.stack || String(a);
-        try {
-          const json = JSON.stringify(a);
-          return json === undefined ? String(a) : json;
-        } catch {
-          return String(a);
-        }
-      })
-      .join(" ");
-  }
-
-  const console = {
-    debug: (...args) => ops.log(0, format(args)),
-    log: (...args) => ops.log(1, format(args)),
-    info: (...args) => ops.log(1, format(args)),
-    warn: (...args) => ops.log(2, format(args)),
-    error: (...args) => ops.log(3, format(args)),
-  };
-
-  // ---- Timers --------------------------------------------------------
-
-  const timers = new Map(); // id -> { callback, args, interval, ms }
-
-  function startTimer(callback, ms, args, interval) {
-    if (typeof callback !== "function") {
-      // Strings would be code: islet runs no code from strings.
-      throw new TypeError("the timer callback must be a function");
-    }
-    const delay = Math.max(0, Number(ms) || 0);
-    const id = ops.timerStart(delay);
-    timers.set(id, { callback, args, interval, ms: delay });
-    return id;
-  }
-
-  function clearTimer(id) {
-    if (timers.delete(id)) ops.timerCancel(id);
-  }
-
-  define("setTimeout", (callback, ms = 0, ...args) => startTimer(callback, ms, args, false));
-  define("setInterval", (callback, ms = 0, ...args) => startTimer(callback, ms, args, true));
-  define("clearTimeout", (id) => clearTimer(id));
-  define("clearInterval", (id) => clearTimer(id));
-
   define("Headers", Headers);
   define("Request", Request);
   define("Response", Response);
-  define("console", console);
 
   // ---- Hooks for the host -------------------------------------------
 
@@ -352,7 +288,7 @@
     return name ? `an object of class ${name}` : "an object";
   }
 
-  return {
+  Object.assign(platform.hooks, {
     // Builds the Request handed to `fetch`. `headers` is a flat array of
     // names and values.
     makeRequest(method, url, headers, body) {
@@ -375,15 +311,6 @@
       });
     },
 
-    // Runs timer `id`'s callback (the host calls this when it fires).
-    fireTimer(id) {
-      const timer = timers.get(id);
-      if (!timer) return;
-      if (timer.interval) ops.timerStart(timer.ms, id);
-      else timers.delete(id);
-      timer.callback(...timer.args);
-    },
-
     // Reads what `fetch` returned: [status, flatHeaders, bodyBytes].
     readResponse(value) {
       if (!(value instanceof Response)) {
@@ -394,5 +321,5 @@
       for (const [k, v] of value.headers) flat.push(k, v);
       return [value.status, flat, Body.bytesOf(value) || EMPTY];
     },
-  };
+  });
 })
