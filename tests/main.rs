@@ -9,6 +9,7 @@ mod support;
 mod config;
 mod embed;
 mod failures;
+mod fetch;
 mod front;
 mod isolation;
 mod js;

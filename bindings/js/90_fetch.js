@@ -172,6 +172,8 @@
     #method;
     #url;
     #headers;
+    #redirect;
+    #signal;
 
     constructor(input, init = {}) {
       const source = input instanceof Request ? input : null;
@@ -180,6 +182,11 @@
       this.#url = source ? source.url : new URL(String(input)).href;
       this.#method = String(init.method || (source ? source.method : "GET")).toUpperCase();
       this.#headers = new Headers(init.headers || (source ? source.headers : undefined));
+      this.#redirect = String(init.redirect ?? (source ? source.redirect : "follow"));
+      if (!["follow", "manual", "error"].includes(this.#redirect)) {
+        throw new TypeError(`redirect must be "follow", "manual" or "error", not ${JSON.stringify(this.#redirect)}`);
+      }
+      this.#signal = init.signal ?? (source ? source.signal : null) ?? new AbortController().signal;
       if (body && (this.#method === "GET" || this.#method === "HEAD")) {
         throw new TypeError(`a ${this.#method} request cannot have a body`);
       }
@@ -197,6 +204,14 @@
       return this.#headers;
     }
 
+    get redirect() {
+      return this.#redirect;
+    }
+
+    get signal() {
+      return this.#signal;
+    }
+
     clone() {
       if (this.bodyUsed) throw new TypeError("cannot clone a used body");
       return new Request(this);
@@ -209,16 +224,24 @@
 
   // ---- Response ------------------------------------------------------
 
+  const FROM_FETCH = Symbol("fromFetch");
+
   class Response extends Body {
     #status;
     #statusText;
     #headers;
+    #url = "";
+    #redirected = false;
 
     constructor(body = null, init = {}) {
       const bytes = toBytes(body);
       super(bytes);
       const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
+      const fetched = init[FROM_FETCH];
+      if (fetched) {
+        this.#url = fetched.url;
+        this.#redirected = fetched.redirected;
+      } else if (!Number.isInteger(status) || status < 200 || status > 599) {
         throw new RangeError(`status ${init.status} is not in the range 200 to 599`);
       }
       this.#status = status;
@@ -257,6 +280,18 @@
       return this.#status >= 200 && this.#status < 300;
     }
 
+    get url() {
+      return this.#url;
+    }
+
+    get redirected() {
+      return this.#redirected;
+    }
+
+    get type() {
+      return this.#url ? "basic" : "default";
+    }
+
     get headers() {
       return this.#headers;
     }
@@ -275,9 +310,40 @@
     }
   }
 
+  // ---- fetch ---------------------------------------------------------
+
+  const pendingFetches = new Map(); // id -> { resolve, reject }
+
+  function fetch(input, init = undefined) {
+    return new Promise((resolve, reject) => {
+      const request = new Request(input, init ?? {});
+      const signal = request.signal;
+      if (signal.aborted) throw signal.reason;
+      const flat = [];
+      for (const [k, v] of request.headers) flat.push(k, v);
+      // Throws a TypeError naming the host when the policy says no.
+      const id = ops.fetchStart(request.method, request.url, flat, Body.bytesOf(request) || EMPTY, request.redirect);
+      pendingFetches.set(id, { resolve, reject });
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (pendingFetches.delete(id)) {
+            ops.fetchCancel(id);
+            reject(signal.reason);
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
+  define("fetch", fetch);
   define("Headers", Headers);
   define("Request", Request);
   define("Response", Response);
+
+  const NULL_BODY_STATUS = [101, 204, 205, 304];
+  const contextWaits = new WeakMap(); // ctx -> promises passed to waitUntil
 
   // ---- Hooks for the host -------------------------------------------
 
@@ -289,6 +355,30 @@
   }
 
   Object.assign(platform.hooks, {
+    // A fetch finished: settle its promise with a Response.
+    fetchDone(id, status, statusText, flat, body, url, redirected) {
+      const pending = pendingFetches.get(id);
+      if (!pending) return;
+      pendingFetches.delete(id);
+      const headers = new Headers();
+      for (let i = 0; i < flat.length; i += 2) headers.append(flat[i], flat[i + 1]);
+      const response = new Response(NULL_BODY_STATUS.includes(status) ? null : body, {
+        status,
+        statusText,
+        headers,
+        [FROM_FETCH]: { url, redirected },
+      });
+      pending.resolve(response);
+    },
+
+    // A fetch failed (network error, denied redirect, ...).
+    fetchFailed(id, message) {
+      const pending = pendingFetches.get(id);
+      if (!pending) return;
+      pendingFetches.delete(id);
+      pending.reject(new TypeError(message));
+    },
+
     // Builds the Request handed to `fetch`. `headers` is a flat array of
     // names and values.
     makeRequest(method, url, headers, body) {
@@ -303,12 +393,25 @@
 
     // Builds the `ctx` argument of `fetch`.
     makeContext() {
-      return Object.freeze({
+      const waits = [];
+      const ctx = Object.freeze({
         waitUntil(promise) {
-          Promise.resolve(promise).catch((e) => console.error("waitUntil:", e));
+          waits.push(Promise.resolve(promise).catch((e) => console.error("waitUntil:", e)));
         },
         passThroughOnException() {},
       });
+      contextWaits.set(ctx, waits);
+      return ctx;
+    },
+
+    // A promise for the work passed to `ctx.waitUntil`, including work
+    // added while waiting; undefined if there is none.
+    waitUntilPromise(ctx) {
+      const waits = contextWaits.get(ctx);
+      if (!waits || waits.length === 0) return undefined;
+      return (async () => {
+        while (waits.length) await Promise.allSettled(waits.splice(0));
+      })();
     },
 
     // Reads what `fetch` returned: [status, flatHeaders, bodyBytes].

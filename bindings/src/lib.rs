@@ -8,7 +8,7 @@
 //!   operations it needs; the same file serves V8 isolates and, later,
 //!   the QuickJS runtime.
 //! - Host operations written once in Rust ([`text`], [`url`], [`crypto`],
-//!   [`log`]): what the JS
+//!   [`policy`], [`log`]): what the JS
 //!   layer and the WASM ABI call into. Policy that must hold for every
 //!   engine lives here, not in the engines.
 //! - [`abi`]: the islet WASM ABI, the contract between the host and a
@@ -21,5 +21,6 @@ pub mod abi;
 pub mod crypto;
 pub mod js;
 pub mod log;
+pub mod policy;
 pub mod text;
 pub mod url;

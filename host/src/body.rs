@@ -63,9 +63,14 @@ impl Body for ResponseBody {
                     .filter(|b| !b.is_empty())
                     .map(|b| Ok(Frame::data(b))),
             ),
-            Kind::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|chunk| chunk.map(|c| c.map(Frame::data))),
+            // An empty chunk is the sink's end-of-body mark.
+            Kind::Stream(rx) => rx.poll_recv(cx).map(|chunk| match chunk {
+                Some(Ok(bytes)) if bytes.is_empty() => {
+                    rx.close();
+                    None
+                }
+                other => other.map(|c| c.map(Frame::data)),
+            }),
         }
     }
 

@@ -141,6 +141,8 @@ pub struct TenantConfig {
     pub routes: Vec<RoutePattern>,
     /// Plain-text variables, visible to the tenant as `env`.
     pub vars: BTreeMap<String, String>,
+    /// Hosts the tenant may `fetch`; none by default.
+    pub allowed_hosts: Vec<String>,
     /// This tenant's limits: the `[limits]` defaults with its overrides.
     pub limits: Limits,
 }
@@ -221,6 +223,8 @@ struct RawTenant {
     routes: Vec<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
     #[serde(default)]
     limits: RawLimits,
 }
@@ -344,6 +348,8 @@ impl Config {
                     main.display()
                 )));
             }
+            islet_bindings::policy::FetchPolicy::new(&t.allowed_hosts)
+                .map_err(|e| err(format!("tenant `{}`: `allowed_hosts`: {e}", t.name)))?;
             let limits = t.limits.over(limits);
             check_limits(&limits, &format!("tenant `{}`: limits", t.name)).map_err(err)?;
             tenants.push(TenantConfig {
@@ -351,6 +357,7 @@ impl Config {
                 main,
                 routes: parsed,
                 vars: t.vars,
+                allowed_hosts: t.allowed_hosts,
                 limits,
             });
         }
@@ -385,6 +392,7 @@ impl Config {
                 main: script.to_path_buf(),
                 routes: vec![RoutePattern::parse("*/*").expect("catch-all parses")],
                 vars: BTreeMap::new(),
+                allowed_hosts: Vec::new(),
                 limits,
             }],
         })

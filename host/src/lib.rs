@@ -66,6 +66,7 @@ pub mod cpu;
 pub mod engine;
 pub mod host;
 pub mod metrics;
+pub mod outbound;
 pub mod outcome;
 pub mod route;
 pub mod scheduler;

@@ -10,6 +10,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use islet_bindings::policy::FetchPolicy;
+
 use crate::config::{Limits, TenantConfig};
 use crate::engine::js::JsProgram;
 use crate::engine::wasm::WasmEngine;
@@ -38,6 +40,7 @@ pub struct Tenant {
     name: String,
     vars: Arc<BTreeMap<String, String>>,
     limits: Limits,
+    policy: Arc<FetchPolicy>,
     program: Arc<dyn Program>,
 }
 
@@ -79,11 +82,14 @@ impl Tenant {
                 )));
             }
         };
+        let policy = FetchPolicy::new(&config.allowed_hosts)
+            .map_err(|e| fail(format!("`allowed_hosts`: {e}")))?;
         Ok(Tenant {
             id,
             name: config.name.clone(),
             vars: Arc::new(config.vars.clone()),
             limits: config.limits,
+            policy: Arc::new(policy),
             program,
         })
     }
@@ -110,6 +116,11 @@ impl Tenant {
     /// The tenant's limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Where the tenant may send outbound requests.
+    pub fn fetch_policy(&self) -> &Arc<FetchPolicy> {
+        &self.policy
     }
 
     /// The engine that runs the tenant.

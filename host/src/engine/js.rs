@@ -41,7 +41,9 @@ use super::{
     SinkError, Startup, TenantRequest,
 };
 use crate::cpu::{CpuMeter, Interrupt};
+use crate::outbound::{self, OutboundRequest, OutboundResponse, RedirectMode};
 use crate::tenant::Tenant;
+use islet_bindings::policy::FetchPolicy;
 
 static V8_INIT: Once = Once::new();
 
@@ -140,6 +142,10 @@ impl Program for JsProgram {
             current: None,
             timers: HashMap::new(),
             next_timer: 1,
+            policy: tenant.fetch_policy().clone(),
+            max_fetch_body: limit,
+            fetches: HashMap::new(),
+            next_fetch: 1,
         });
 
         let state = {
@@ -183,11 +189,18 @@ struct JsHost {
     /// Pending timers, so that `clearTimeout` can cancel them.
     timers: HashMap<u32, tokio::task::AbortHandle>,
     next_timer: u32,
+    /// Where the tenant may fetch, and how large a response it may read.
+    policy: Arc<FetchPolicy>,
+    max_fetch_body: usize,
+    /// Outbound requests in flight, so that an abort can cancel them.
+    fetches: HashMap<u32, tokio::task::AbortHandle>,
+    next_fetch: u32,
 }
 
 /// A host event for one request, delivered in its own slice.
 enum Event {
     Timer(u32),
+    Fetch(u32, Result<OutboundResponse, String>),
 }
 
 /// Stops an isolate's running script from any thread.
@@ -296,8 +309,11 @@ struct JsState {
     env: v8::Global<v8::Object>,
     make_request: v8::Global<v8::Function>,
     make_context: v8::Global<v8::Function>,
+    wait_until: v8::Global<v8::Function>,
     read_response: v8::Global<v8::Function>,
     fire_timer: v8::Global<v8::Function>,
+    fetch_done: v8::Global<v8::Function>,
+    fetch_failed: v8::Global<v8::Function>,
 }
 
 /// A live V8 isolate running one tenant.
@@ -404,7 +420,7 @@ impl JsIsolate {
         request: TenantRequest,
         meter: &CpuMeter,
         events: &mpsc::UnboundedSender<Event>,
-    ) -> Result<Progress, HandlerError> {
+    ) -> Result<(Progress, v8::Global<v8::Value>), HandlerError> {
         self.slice(meter, events, |tc, state| {
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
 
@@ -437,10 +453,53 @@ impl JsIsolate {
                 return Err(HandlerError::Exception(exception_text(tc)));
             };
             tc.perform_microtask_checkpoint();
-            match returned.try_cast::<v8::Promise>() {
+            let ctx = v8::Global::new(tc, ctx);
+            let progress = match returned.try_cast::<v8::Promise>() {
                 Ok(promise) => progress(tc, state, promise),
                 Err(_) => read_response(tc, state, returned),
-            }
+            }?;
+            Ok((progress, ctx))
+        })
+    }
+
+    /// The promise for the request's `ctx.waitUntil` work, if any.
+    fn wait_until(
+        &self,
+        ctx: &v8::Global<v8::Value>,
+        meter: &CpuMeter,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<Option<v8::Global<v8::Promise>>, HandlerError> {
+        self.slice(meter, events, |tc, state| {
+            let hook = v8::Local::new(tc, &state.wait_until);
+            let undefined = v8::undefined(tc).into();
+            let ctx = v8::Local::new(tc, ctx);
+            let promise = hook
+                .call(tc, undefined, &[ctx])
+                .ok_or_else(|| HandlerError::Exception(exception_text(tc)))?;
+            Ok(promise
+                .try_cast::<v8::Promise>()
+                .ok()
+                .map(|p| v8::Global::new(tc, p)))
+        })
+    }
+
+    /// Delivers one event after the response went out; returns whether
+    /// `promise` has settled.
+    fn pump(
+        &self,
+        event: Event,
+        promise: &v8::Global<v8::Promise>,
+        meter: &CpuMeter,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<bool, HandlerError> {
+        self.deliver_event(event, meter, events)?;
+        Ok(self.settled(promise))
+    }
+
+    fn settled(&self, promise: &v8::Global<v8::Promise>) -> bool {
+        self.with_isolate(|isolate| {
+            v8::scope!(let scope, &mut **isolate);
+            v8::Local::new(scope, promise).state() != v8::PromiseState::Pending
         })
     }
 
@@ -454,24 +513,60 @@ impl JsIsolate {
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<Progress, HandlerError> {
         self.slice(meter, events, |tc, state| {
-            match event {
-                Event::Timer(id) => {
-                    host(tc).timers.remove(&id);
-                    let fire = v8::Local::new(tc, &state.fire_timer);
-                    let undefined = v8::undefined(tc).into();
-                    let id = v8::Integer::new_from_unsigned(tc, id).into();
-                    if fire.call(tc, undefined, &[id]).is_none() && !tc.has_terminated() {
-                        let error = exception_text(tc);
-                        let tenant = host(tc).tenant.clone();
-                        tracing::warn!(tenant, error = ?error, "uncaught exception in a timer");
-                    }
-                }
-            }
-            tc.perform_microtask_checkpoint();
+            fire_event(tc, state, event);
             let promise = v8::Local::new(tc, promise);
             progress(tc, state, promise)
         })
     }
+
+    /// Runs one host event's callback and the microtasks it releases.
+    fn deliver_event(
+        &self,
+        event: Event,
+        meter: &CpuMeter,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), HandlerError> {
+        self.slice(meter, events, |tc, state| {
+            fire_event(tc, state, event);
+            Ok(())
+        })
+    }
+}
+
+/// Calls the JS side of a host event, then runs the microtasks it
+/// released. An exception in a callback is the tenant's, logged.
+fn fire_event(tc: &mut TryCatch<'_, '_, '_, '_>, state: &JsState, event: Event) {
+    let undefined = v8::undefined(tc).into();
+    let called = match event {
+        Event::Timer(id) => {
+            host(tc).timers.remove(&id);
+            let fire = v8::Local::new(tc, &state.fire_timer);
+            let id = v8::Integer::new_from_unsigned(tc, id).into();
+            fire.call(tc, undefined, &[id])
+        }
+        Event::Fetch(id, result) => {
+            host(tc).fetches.remove(&id);
+            let id = v8::Integer::new_from_unsigned(tc, id).into();
+            match result {
+                Ok(response) => {
+                    let args = fetch_response_args(tc, id, &response);
+                    let done = v8::Local::new(tc, &state.fetch_done);
+                    done.call(tc, undefined, &args)
+                }
+                Err(message) => {
+                    let message = v8_str(tc, &message).into();
+                    let failed = v8::Local::new(tc, &state.fetch_failed);
+                    failed.call(tc, undefined, &[id, message])
+                }
+            }
+        }
+    };
+    if called.is_none() && !tc.has_terminated() {
+        let error = exception_text(tc);
+        let tenant = host(tc).tenant.clone();
+        tracing::warn!(tenant, error = ?error, "uncaught exception in a callback");
+    }
+    tc.perform_microtask_checkpoint();
 }
 
 fn epoch_ms() -> f64 {
@@ -513,6 +608,28 @@ fn report_rejections(tc: &mut TryCatch<'_, '_, '_, '_>) {
         let tenant = host(tc).tenant.clone();
         tracing::warn!(tenant, reason = ?reason, "unhandled promise rejection");
     }
+}
+
+/// The arguments of `hooks.fetchDone`.
+fn fetch_response_args<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    id: v8::Local<'s, v8::Value>,
+    response: &OutboundResponse,
+) -> [v8::Local<'s, v8::Value>; 7] {
+    let flat: Vec<String> = response
+        .headers
+        .iter()
+        .flat_map(|(k, v)| [k.clone(), v.clone()])
+        .collect();
+    [
+        id,
+        v8::Integer::new(scope, i32::from(response.status)).into(),
+        v8_str(scope, &response.status_text).into(),
+        string_array(scope, &flat),
+        bytes_to_uint8array(scope, &response.body).into(),
+        v8_str(scope, &response.url).into(),
+        v8::Boolean::new(scope, response.redirected).into(),
+    ]
 }
 
 fn host(isolate: &mut v8::Isolate) -> &mut JsHost {
@@ -569,7 +686,7 @@ impl Isolate for JsIsolate {
             // wake the handler any more.
             let (tx, mut events) = mpsc::unbounded_channel();
 
-            let mut progress = self.start(request, &meter, &tx)?;
+            let (mut progress, ctx) = self.start(request, &meter, &tx)?;
             let (head, body) = loop {
                 let promise = match progress {
                     Progress::Done(head, body) => break (head, body),
@@ -586,13 +703,31 @@ impl Isolate for JsIsolate {
                 Ok(()) => sink.send_chunk(body).await,
                 Err(e) => Err(e),
             };
+            sink.finish();
             match sent {
-                Ok(()) => Ok(()),
-                Err(SinkError::Closed) => Err(HandlerError::ClientGone),
+                Ok(()) => {}
+                Err(SinkError::Closed) => return Err(HandlerError::ClientGone),
                 Err(SinkError::HeadAlreadySent) => {
                     unreachable!("the JS engine sends one head per request")
                 }
             }
+
+            // Work passed to `ctx.waitUntil` goes on after the response,
+            // under the same limits.
+            if let Some(wait) = self.wait_until(&ctx, &meter, &tx)? {
+                while !self.settled(&wait) {
+                    if events.is_empty() && tx.strong_count() == 1 {
+                        return Err(HandlerError::Stalled);
+                    }
+                    let Some(event) = events.recv().await else {
+                        break;
+                    };
+                    if self.pump(event, &wait, &meter, &tx)? {
+                        break;
+                    }
+                }
+            }
+            Ok(())
         })
     }
 
@@ -612,8 +747,9 @@ impl Drop for JsIsolate {
         // isolate must be the entered one for its handles to be released
         // and for `OwnedIsolate::drop`, which exits it again.
         unsafe { isolate.enter() };
-        for (_, timer) in host(isolate).timers.drain() {
-            timer.abort();
+        let host_state = host(isolate);
+        for (_, task) in host_state.timers.drain().chain(host_state.fetches.drain()) {
+            task.abort();
         }
         self.state.get_mut().take();
         // SAFETY: the isolate is not used after this point.
@@ -668,8 +804,11 @@ fn setup(
     };
     let make_request = hook(tc, "makeRequest")?;
     let make_context = hook(tc, "makeContext")?;
+    let wait_until = hook(tc, "waitUntilPromise")?;
     let read_response = hook(tc, "readResponse")?;
     let fire_timer = hook(tc, "fireTimer")?;
+    let fetch_done = hook(tc, "fetchDone")?;
+    let fetch_failed = hook(tc, "fetchFailed")?;
 
     // `env`: the tenant's vars, frozen.
     let env = v8::Object::new(tc);
@@ -724,8 +863,11 @@ fn setup(
         env: v8::Global::new(tc, env),
         make_request,
         make_context,
+        wait_until,
         read_response,
         fire_timer,
+        fetch_done,
+        fetch_failed,
     })
 }
 
@@ -898,6 +1040,10 @@ fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
     add(scope, "timerStart", f);
     let f = v8::Function::new(scope, op_timer_cancel).expect("op");
     add(scope, "timerCancel", f);
+    let f = v8::Function::new(scope, op_fetch_start).expect("op");
+    add(scope, "fetchStart", f);
+    let f = v8::Function::new(scope, op_fetch_cancel).expect("op");
+    add(scope, "fetchCancel", f);
     let f = v8::Function::new(scope, op_now).expect("op");
     add(scope, "now", f);
     let f = v8::Function::new(scope, op_url_parse).expect("op");
@@ -942,6 +1088,92 @@ fn string_array<'s>(
 ) -> v8::Local<'s, v8::Value> {
     let values: Vec<v8::Local<v8::Value>> = items.iter().map(|s| v8_str(scope, s).into()).collect();
     v8::Array::new_with_elements(scope, &values).into()
+}
+
+/// `fetchStart(method, url, flatHeaders, body, redirect) -> id`: sends an
+/// outbound request for the running request; its result arrives as an
+/// event. Throws a `TypeError` when the tenant's policy refuses the URL.
+fn op_fetch_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let method = args.get(0).to_rust_string_lossy(scope);
+    let url = args.get(1).to_rust_string_lossy(scope);
+    let mut headers = Vec::new();
+    if let Ok(flat) = args.get(2).try_cast::<v8::Array>() {
+        for i in (0..flat.length()).step_by(2) {
+            let name = flat
+                .get_index(scope, i)
+                .map(|v| v.to_rust_string_lossy(scope));
+            let value = flat
+                .get_index(scope, i + 1)
+                .map(|v| v.to_rust_string_lossy(scope));
+            if let (Some(name), Some(value)) = (name, value) {
+                headers.push((name, value));
+            }
+        }
+    }
+    let Some(body) = bytes_arg(scope, args.get(3), "fetchStart") else {
+        return;
+    };
+    let redirect = match args.get(4).to_rust_string_lossy(scope).as_str() {
+        "manual" => RedirectMode::Manual,
+        "error" => RedirectMode::Error,
+        _ => RedirectMode::Follow,
+    };
+    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+        throw_type_error(scope, &format!("`{method}` is not a valid HTTP method"));
+        return;
+    };
+
+    // The policy answers now, so that a denied fetch rejects at once.
+    let parsed = match url::Url::parse(&url) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            throw_type_error(scope, &format!("invalid URL `{url}`: {e}"));
+            return;
+        }
+    };
+    let host_state = host(scope);
+    if let Err(denied) = host_state.policy.check(&parsed) {
+        throw_type_error(scope, &denied.to_string());
+        return;
+    }
+    let Some(events) = host_state.current.clone() else {
+        throw_type_error(scope, "fetch can only be called while handling a request");
+        return;
+    };
+    let id = host_state.next_fetch;
+    host_state.next_fetch = host_state.next_fetch.wrapping_add(1).max(1);
+    let policy = host_state.policy.clone();
+    let max_body = host_state.max_fetch_body;
+    let request = OutboundRequest {
+        method,
+        url,
+        headers,
+        body: Bytes::from(body),
+        redirect,
+    };
+    let task = tokio::task::spawn_local(async move {
+        let result = outbound::fetch(&policy, request, max_body).await;
+        let _ = events.send(Event::Fetch(id, result));
+    });
+    host_state.fetches.insert(id, task.abort_handle());
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `fetchCancel(id)`.
+fn op_fetch_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(id) = args.get(0).uint32_value(scope)
+        && let Some(task) = host(scope).fetches.remove(&id)
+    {
+        task.abort();
+    }
 }
 
 /// `now() -> ms`: the frozen clock.

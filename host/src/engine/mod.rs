@@ -220,6 +220,13 @@ impl ResponseSink {
             .map_err(|_| SinkError::Closed)
     }
 
+    /// Ends the body: the client sees the response complete even while
+    /// the handler goes on (`ctx.waitUntil`).
+    pub fn finish(&self) {
+        // An empty chunk marks the end; `send_chunk` never sends one.
+        let _ = self.body.try_send(Ok(Bytes::new()));
+    }
+
     /// Reports a failure: as the whole response if the head was not sent
     /// yet, otherwise by aborting the body (the client sees a truncated
     /// response). Returns whether the failure became the response.

@@ -289,14 +289,20 @@ impl Isolate for WasmIsolate {
             self.memory.set(memory.data_size(&inner.store));
 
             match result {
-                Ok(()) if call.head_sent => Ok(()),
+                Ok(()) if call.head_sent => {
+                    call.sink.finish();
+                    Ok(())
+                }
                 Ok(()) => {
                     let head = ResponseHead {
                         status: call.status,
                         headers: call.headers,
                     };
                     match call.sink.send_head(head) {
-                        Ok(()) => Ok(()),
+                        Ok(()) => {
+                            call.sink.finish();
+                            Ok(())
+                        }
                         Err(_) => Err(HandlerError::ClientGone),
                     }
                 }
