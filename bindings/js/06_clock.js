@@ -6,7 +6,11 @@
   "use strict";
 
   const OriginalDate = Date;
-  const origin = ops.now();
+  // Set per context by the engine (a snapshot is made long before).
+  let origin = 0;
+  platform.hooks.initContext = () => {
+    origin = ops.now();
+  };
 
   function FrozenDate(...args) {
     if (!new.target) return new OriginalDate(ops.now()).toString();

@@ -28,22 +28,28 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Once, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Once};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::sync::mpsc;
 
+use self::memory::MemoryGuard;
+use self::ops::string_array;
 use super::{
     EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
     SinkError, Startup, TenantRequest,
 };
 use crate::cpu::{CpuMeter, Interrupt};
-use crate::outbound::{self, OutboundRequest, OutboundResponse, RedirectMode};
+use crate::outbound::OutboundResponse;
 use crate::tenant::Tenant;
 use islet_bindings::policy::FetchPolicy;
+
+mod memory;
+mod ops;
+mod snapshot;
+
+pub use self::snapshot::set_snapshot_enabled;
 
 static V8_INIT: Once = Once::new();
 
@@ -75,6 +81,8 @@ impl JsProgram {
     /// nothing; the error names the file, line and column.
     pub fn load(file_name: &str, source: String) -> Result<JsProgram, String> {
         init_v8();
+        // Made once per process, before the first isolate needs it.
+        snapshot::blob();
         let mut isolate = v8::Isolate::new(v8::CreateParams::default());
         let checked = {
             v8::scope!(let scope, &mut isolate);
@@ -105,23 +113,25 @@ impl Program for JsProgram {
         init_v8();
         let limit_mb = tenant.limits().memory_mb;
         let limit = usize::try_from(limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let guard = Arc::new(MemoryGuard {
-            handle: OnceLock::new(),
-            over: AtomicBool::new(false),
-            external: AtomicUsize::new(0),
-            external_limit: limit,
-        });
+        let guard = MemoryGuard::new(limit);
 
         // Heap and array buffers are each capped at the tenant's limit.
         // SAFETY: the vtable's functions uphold the allocator contract
         // (see `ab_allocate`); the handle is an `Arc` reference that the
         // vtable's `drop` releases when V8 drops the allocator.
-        let allocator =
-            unsafe { v8::new_rust_allocator(Arc::into_raw(guard.clone()), &ARRAY_BUFFER_VTABLE) };
-        let params = v8::CreateParams::default()
+        let allocator = unsafe {
+            v8::new_rust_allocator(Arc::into_raw(guard.clone()), &memory::ARRAY_BUFFER_VTABLE)
+        };
+        let mut params = v8::CreateParams::default()
             .heap_limits(0, limit)
             .array_buffer_allocator(allocator)
             .allow_atomics_wait(false);
+        let blob = snapshot::blob();
+        if let Some(blob) = blob {
+            params = params
+                .snapshot_blob(v8::StartupData::from(blob))
+                .external_references(std::borrow::Cow::Owned(ops::external_references()));
+        }
         let mut isolate = v8::Isolate::new(params);
         let handle = isolate.thread_safe_handle();
         let _ = guard.handle.set(handle.clone());
@@ -130,7 +140,7 @@ impl Program for JsProgram {
         // SAFETY: `guard` outlives the isolate: `JsIsolate` holds it and
         // drops the isolate first.
         isolate.add_near_heap_limit_callback(
-            near_heap_limit,
+            memory::near_heap_limit,
             Arc::as_ptr(&guard) as *mut MemoryGuard as *mut c_void,
         );
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
@@ -153,8 +163,9 @@ impl Program for JsProgram {
             let context = v8::Context::new(scope, Default::default());
             context.set_allow_generation_from_strings(false);
             let scope = &mut v8::ContextScope::new(scope, context);
+            let hooks = blob.and_then(|_| snapshot::hooks(scope));
             v8::tc_scope!(let tc, scope);
-            setup(tc, context, tenant, &self.file_name, &self.source)
+            setup(tc, context, hooks, tenant, &self.file_name, &self.source)
         };
 
         // Leave the isolate so that the thread's other isolates can enter.
@@ -210,95 +221,6 @@ impl Interrupt for V8Interrupt {
     fn interrupt(&self) {
         self.0.terminate_execution();
     }
-}
-
-/// An isolate's memory accounting: array buffers through the allocator,
-/// the heap through the near-heap-limit callback.
-struct MemoryGuard {
-    handle: OnceLock<v8::IsolateHandle>,
-    /// Set once the isolate went over its limit; it is then discarded.
-    over: AtomicBool,
-    external: AtomicUsize,
-    external_limit: usize,
-}
-
-impl MemoryGuard {
-    fn overrun(&self) {
-        self.over.store(true, Ordering::Release);
-        if let Some(handle) = self.handle.get() {
-            handle.terminate_execution();
-        }
-    }
-
-    fn reserve(&self, len: usize) -> bool {
-        let before = self.external.fetch_add(len, Ordering::AcqRel);
-        if before.saturating_add(len) > self.external_limit {
-            self.external.fetch_sub(len, Ordering::AcqRel);
-            self.overrun();
-            return false;
-        }
-        true
-    }
-
-    fn release(&self, len: usize) {
-        self.external.fetch_sub(len, Ordering::AcqRel);
-    }
-}
-
-static ARRAY_BUFFER_VTABLE: v8::RustAllocatorVtable<MemoryGuard> = v8::RustAllocatorVtable {
-    allocate: ab_allocate,
-    allocate_uninitialized: ab_allocate_uninitialized,
-    free: ab_free,
-    drop: ab_drop,
-};
-
-/// Allocates zeroed array buffer memory within the isolate's budget; a
-/// null return makes V8 throw a `RangeError`.
-unsafe extern "C" fn ab_allocate(guard: &MemoryGuard, len: usize) -> *mut c_void {
-    if !guard.reserve(len) {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: plain C allocation; a zero size still returns a unique
-    // pointer because of `max(1)`.
-    let ptr = unsafe { libc::calloc(len.max(1), 1) };
-    if ptr.is_null() {
-        guard.release(len);
-    }
-    ptr
-}
-
-unsafe extern "C" fn ab_allocate_uninitialized(guard: &MemoryGuard, len: usize) -> *mut c_void {
-    if !guard.reserve(len) {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: as in `ab_allocate`.
-    let ptr = unsafe { libc::malloc(len.max(1)) };
-    if ptr.is_null() {
-        guard.release(len);
-    }
-    ptr
-}
-
-unsafe extern "C" fn ab_free(guard: &MemoryGuard, data: *mut c_void, len: usize) {
-    // SAFETY: V8 frees only what `ab_allocate*` returned, once.
-    unsafe { libc::free(data) };
-    guard.release(len);
-}
-
-unsafe extern "C" fn ab_drop(guard: *const MemoryGuard) {
-    // SAFETY: the pointer came from `Arc::into_raw` in `instantiate`, and
-    // V8 calls this once, when it drops the allocator.
-    drop(unsafe { Arc::from_raw(guard) });
-}
-
-/// Called by V8 when the heap nears its limit: stop the tenant and give
-/// V8 room to unwind, instead of letting it abort the process.
-unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
-    // SAFETY: `data` is the `MemoryGuard` registered in `instantiate`,
-    // which outlives the isolate.
-    let guard = unsafe { &*(data as *const MemoryGuard) };
-    guard.overrun();
-    current + current / 2 + (16 << 20)
 }
 
 /// Handles into a tenant's context, created once per isolate.
@@ -394,7 +316,7 @@ impl JsIsolate {
         meter: &CpuMeter,
         result: Result<R, HandlerError>,
     ) -> Result<R, HandlerError> {
-        if self.guard.over.load(Ordering::Acquire) {
+        if self.guard.is_over() {
             return Err(HandlerError::ExceededMemory {
                 limit_mb: self.limit_mb,
             });
@@ -410,8 +332,7 @@ impl JsIsolate {
 
     fn update_memory(&self) {
         let heap = self.with_isolate(|isolate| isolate.get_heap_statistics().total_heap_size());
-        self.memory
-            .set(heap + self.guard.external.load(Ordering::Acquire));
+        self.memory.set(heap + self.guard.external_bytes());
     }
 
     /// The first slice: build the request, call `fetch`.
@@ -762,38 +683,18 @@ impl Drop for JsIsolate {
 fn setup(
     tc: &mut TryCatch<'_, '_, '_, '_>,
     context: v8::Local<v8::Context>,
+    snapshot_hooks: Option<v8::Local<v8::Object>>,
     tenant: &Tenant,
     file_name: &str,
     source: &str,
 ) -> Result<JsState, String> {
     let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
 
-    // The platform layer: files of `(ops, platform) => void`, in order.
-    let ops = make_ops(tc);
-    let platform = v8::Object::new(tc);
-    for (name, source) in islet_bindings::js::PLATFORM {
-        let code = v8_str(tc, source);
-        let name_value = v8_str(tc, name).into();
-        let origin = script_origin(tc, name_value, false);
-        let file = v8::Script::compile(tc, code, Some(&origin))
-            .and_then(|script| script.run(tc))
-            .and_then(|f| f.try_cast::<v8::Function>().ok())
-            .ok_or_else(|| format!("platform layer `{name}` failed: {}", exception_text(tc)))?;
-        if file
-            .call(tc, undefined, &[ops.into(), platform.into()])
-            .is_none()
-        {
-            return Err(format!(
-                "platform layer `{name}` failed: {}",
-                exception_text(tc)
-            ));
-        }
-    }
-    let hooks_key = v8_str(tc, "hooks").into();
-    let hooks = platform
-        .get(tc, hooks_key)
-        .and_then(|h| h.try_cast::<v8::Object>().ok())
-        .ok_or("the platform layer set no hooks")?;
+    // The platform layer: from the snapshot, or evaluated now.
+    let hooks = match snapshot_hooks {
+        Some(hooks) => hooks,
+        None => evaluate_platform(tc)?,
+    };
     let hook = |tc: &mut TryCatch<'_, '_, '_, '_>, name: &str| {
         let key = v8_str(tc, name).into();
         hooks
@@ -809,6 +710,13 @@ fn setup(
     let fire_timer = hook(tc, "fireTimer")?;
     let fetch_done = hook(tc, "fetchDone")?;
     let fetch_failed = hook(tc, "fetchFailed")?;
+
+    // Per-context state (the clock's origin) starts now, not when the
+    // snapshot was made.
+    let init = hook(tc, "initContext")?;
+    let init = v8::Local::new(tc, &init);
+    init.call(tc, undefined, &[])
+        .ok_or_else(|| format!("platform layer failed: {}", exception_text(tc)))?;
 
     // `env`: the tenant's vars, frozen.
     let env = v8::Object::new(tc);
@@ -869,6 +777,39 @@ fn setup(
         fetch_done,
         fetch_failed,
     })
+}
+
+/// Evaluates the platform layer's files, `(ops, platform) => void` each,
+/// in order, and returns `platform.hooks`.
+fn evaluate_platform<'s>(
+    tc: &mut v8::PinnedRef<'s, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+) -> Result<v8::Local<'s, v8::Object>, String> {
+    let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
+    let ops = ops::make_ops(tc);
+    let platform = v8::Object::new(tc);
+    for (name, source) in islet_bindings::js::PLATFORM {
+        let code = v8_str(tc, source);
+        let name_value = v8_str(tc, name).into();
+        let origin = script_origin(tc, name_value, false);
+        let file = v8::Script::compile(tc, code, Some(&origin))
+            .and_then(|script| script.run(tc))
+            .and_then(|f| f.try_cast::<v8::Function>().ok())
+            .ok_or_else(|| format!("platform layer `{name}` failed: {}", exception_text(tc)))?;
+        if file
+            .call(tc, undefined, &[ops.into(), platform.into()])
+            .is_none()
+        {
+            return Err(format!(
+                "platform layer `{name}` failed: {}",
+                exception_text(tc)
+            ));
+        }
+    }
+    let hooks_key = v8_str(tc, "hooks").into();
+    platform
+        .get(tc, hooks_key)
+        .and_then(|h| h.try_cast::<v8::Object>().ok())
+        .ok_or_else(|| "the platform layer set no hooks".to_string())
 }
 
 /// Compiles `source` as a module that must import nothing.
@@ -1020,367 +961,4 @@ fn read_parts(
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
     Ok((ResponseHead { status, headers }, body))
-}
-
-// ---- Native operations for the platform layer --------------------------
-
-fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
-    let ops = v8::Object::new(scope);
-    let add = |scope: &mut v8::PinScope<'s, '_>, name: &str, f: v8::Local<v8::Function>| {
-        let key = v8_str(scope, name).into();
-        ops.create_data_property(scope, key, f.into());
-    };
-    let f = v8::Function::new(scope, op_utf8_encode).expect("op");
-    add(scope, "utf8Encode", f);
-    let f = v8::Function::new(scope, op_utf8_decode).expect("op");
-    add(scope, "utf8Decode", f);
-    let f = v8::Function::new(scope, op_log).expect("op");
-    add(scope, "log", f);
-    let f = v8::Function::new(scope, op_timer_start).expect("op");
-    add(scope, "timerStart", f);
-    let f = v8::Function::new(scope, op_timer_cancel).expect("op");
-    add(scope, "timerCancel", f);
-    let f = v8::Function::new(scope, op_fetch_start).expect("op");
-    add(scope, "fetchStart", f);
-    let f = v8::Function::new(scope, op_fetch_cancel).expect("op");
-    add(scope, "fetchCancel", f);
-    let f = v8::Function::new(scope, op_now).expect("op");
-    add(scope, "now", f);
-    let f = v8::Function::new(scope, op_url_parse).expect("op");
-    add(scope, "urlParse", f);
-    let f = v8::Function::new(scope, op_url_set).expect("op");
-    add(scope, "urlSet", f);
-    let f = v8::Function::new(scope, op_random_fill).expect("op");
-    add(scope, "randomFill", f);
-    let f = v8::Function::new(scope, op_digest).expect("op");
-    add(scope, "digest", f);
-    let f = v8::Function::new(scope, op_hmac_sign).expect("op");
-    add(scope, "hmacSign", f);
-    let f = v8::Function::new(scope, op_hmac_verify).expect("op");
-    add(scope, "hmacVerify", f);
-    ops
-}
-
-fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
-    let message = v8_str(scope, message);
-    let error = v8::Exception::type_error(scope, message);
-    scope.throw_exception(error);
-}
-
-/// The bytes of an `ArrayBufferView` argument, copied.
-fn bytes_arg(scope: &mut v8::PinScope, value: v8::Local<v8::Value>, op: &str) -> Option<Vec<u8>> {
-    match value.try_cast::<v8::ArrayBufferView>() {
-        Ok(view) => {
-            let mut bytes = vec![0; view.byte_length()];
-            view.copy_contents(&mut bytes);
-            Some(bytes)
-        }
-        Err(_) => {
-            throw_type_error(scope, &format!("{op} expects bytes"));
-            None
-        }
-    }
-}
-
-fn string_array<'s>(
-    scope: &mut v8::PinScope<'s, '_>,
-    items: &[String],
-) -> v8::Local<'s, v8::Value> {
-    let values: Vec<v8::Local<v8::Value>> = items.iter().map(|s| v8_str(scope, s).into()).collect();
-    v8::Array::new_with_elements(scope, &values).into()
-}
-
-/// `fetchStart(method, url, flatHeaders, body, redirect) -> id`: sends an
-/// outbound request for the running request; its result arrives as an
-/// event. Throws a `TypeError` when the tenant's policy refuses the URL.
-fn op_fetch_start(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let method = args.get(0).to_rust_string_lossy(scope);
-    let url = args.get(1).to_rust_string_lossy(scope);
-    let mut headers = Vec::new();
-    if let Ok(flat) = args.get(2).try_cast::<v8::Array>() {
-        for i in (0..flat.length()).step_by(2) {
-            let name = flat
-                .get_index(scope, i)
-                .map(|v| v.to_rust_string_lossy(scope));
-            let value = flat
-                .get_index(scope, i + 1)
-                .map(|v| v.to_rust_string_lossy(scope));
-            if let (Some(name), Some(value)) = (name, value) {
-                headers.push((name, value));
-            }
-        }
-    }
-    let Some(body) = bytes_arg(scope, args.get(3), "fetchStart") else {
-        return;
-    };
-    let redirect = match args.get(4).to_rust_string_lossy(scope).as_str() {
-        "manual" => RedirectMode::Manual,
-        "error" => RedirectMode::Error,
-        _ => RedirectMode::Follow,
-    };
-    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
-        throw_type_error(scope, &format!("`{method}` is not a valid HTTP method"));
-        return;
-    };
-
-    // The policy answers now, so that a denied fetch rejects at once.
-    let parsed = match url::Url::parse(&url) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            throw_type_error(scope, &format!("invalid URL `{url}`: {e}"));
-            return;
-        }
-    };
-    let host_state = host(scope);
-    if let Err(denied) = host_state.policy.check(&parsed) {
-        throw_type_error(scope, &denied.to_string());
-        return;
-    }
-    let Some(events) = host_state.current.clone() else {
-        throw_type_error(scope, "fetch can only be called while handling a request");
-        return;
-    };
-    let id = host_state.next_fetch;
-    host_state.next_fetch = host_state.next_fetch.wrapping_add(1).max(1);
-    let policy = host_state.policy.clone();
-    let max_body = host_state.max_fetch_body;
-    let request = OutboundRequest {
-        method,
-        url,
-        headers,
-        body: Bytes::from(body),
-        redirect,
-    };
-    let task = tokio::task::spawn_local(async move {
-        let result = outbound::fetch(&policy, request, max_body).await;
-        let _ = events.send(Event::Fetch(id, result));
-    });
-    host_state.fetches.insert(id, task.abort_handle());
-    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
-}
-
-/// `fetchCancel(id)`.
-fn op_fetch_cancel(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    _rv: v8::ReturnValue<v8::Value>,
-) {
-    if let Some(id) = args.get(0).uint32_value(scope)
-        && let Some(task) = host(scope).fetches.remove(&id)
-    {
-        task.abort();
-    }
-}
-
-/// `now() -> ms`: the frozen clock.
-fn op_now(
-    scope: &mut v8::PinScope,
-    _args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let now = host(scope).now_ms;
-    rv.set(v8::Number::new(scope, now).into());
-}
-
-/// `urlParse(input, base?) -> components | null`.
-fn op_url_parse(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let input = args.get(0).to_rust_string_lossy(scope);
-    let base = args.get(1);
-    let base = (!base.is_undefined()).then(|| base.to_rust_string_lossy(scope));
-    match islet_bindings::url::parse(&input, base.as_deref()) {
-        Some(parts) => rv.set(string_array(scope, &parts)),
-        None => rv.set_null(),
-    }
-}
-
-/// `urlSet(href, component, value) -> components | null`.
-fn op_url_set(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let href = args.get(0).to_rust_string_lossy(scope);
-    let component = args.get(1).to_rust_string_lossy(scope);
-    let value = args.get(2).to_rust_string_lossy(scope);
-    match islet_bindings::url::set(&href, &component, &value) {
-        Some(parts) => rv.set(string_array(scope, &parts)),
-        None => rv.set_null(),
-    }
-}
-
-/// `randomFill(u8) -> u8`: fills the view in place.
-fn op_random_fill(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let Ok(view) = args.get(0).try_cast::<v8::Uint8Array>() else {
-        throw_type_error(scope, "randomFill expects a Uint8Array");
-        return;
-    };
-    let mut bytes = vec![0; view.byte_length()];
-    islet_bindings::crypto::random_fill(&mut bytes);
-    let fresh = bytes_to_uint8array(scope, &bytes);
-    // Copy into the caller's view through JS's own `set`.
-    let set_key = v8_str(scope, "set").into();
-    if let Some(set) = view
-        .get(scope, set_key)
-        .and_then(|f| f.try_cast::<v8::Function>().ok())
-    {
-        set.call(scope, view.into(), &[fresh.into()]);
-    }
-    rv.set(view.into());
-}
-
-/// `digest(hash, bytes) -> u8`.
-fn op_digest(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let hash = args.get(0).to_rust_string_lossy(scope);
-    let Some(data) = bytes_arg(scope, args.get(1), "digest") else {
-        return;
-    };
-    match islet_bindings::crypto::digest(&hash, &data) {
-        Ok(out) => rv.set(bytes_to_uint8array(scope, &out).into()),
-        Err(e) => throw_type_error(scope, &e.to_string()),
-    }
-}
-
-/// `hmacSign(hash, key, data) -> u8`.
-fn op_hmac_sign(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let hash = args.get(0).to_rust_string_lossy(scope);
-    let (Some(key), Some(data)) = (
-        bytes_arg(scope, args.get(1), "hmacSign"),
-        bytes_arg(scope, args.get(2), "hmacSign"),
-    ) else {
-        return;
-    };
-    match islet_bindings::crypto::hmac_sign(&hash, &key, &data) {
-        Ok(tag) => rv.set(bytes_to_uint8array(scope, &tag).into()),
-        Err(e) => throw_type_error(scope, &e.to_string()),
-    }
-}
-
-/// `hmacVerify(hash, key, data, tag) -> bool`.
-fn op_hmac_verify(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let hash = args.get(0).to_rust_string_lossy(scope);
-    let (Some(key), Some(data), Some(tag)) = (
-        bytes_arg(scope, args.get(1), "hmacVerify"),
-        bytes_arg(scope, args.get(2), "hmacVerify"),
-        bytes_arg(scope, args.get(3), "hmacVerify"),
-    ) else {
-        return;
-    };
-    match islet_bindings::crypto::hmac_verify(&hash, &key, &data, &tag) {
-        Ok(ok) => rv.set_bool(ok),
-        Err(e) => throw_type_error(scope, &e.to_string()),
-    }
-}
-
-/// `timerStart(ms, id?) -> id`: after `ms`, fires the timer as an event
-/// of the request that started it. A timer started outside a request
-/// (at module top level) never fires.
-fn op_timer_start(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let ms = args.get(0).number_value(scope).unwrap_or(0.0);
-    let ms = if ms.is_finite() {
-        ms.clamp(0.0, 1e9)
-    } else {
-        0.0
-    };
-    let reuse = args.get(1).uint32_value(scope).filter(|id| *id != 0);
-    let host = host(scope);
-    let id = reuse.unwrap_or_else(|| {
-        let id = host.next_timer;
-        host.next_timer = host.next_timer.wrapping_add(1).max(1);
-        id
-    });
-    if let Some(events) = host.current.clone() {
-        let delay = Duration::from_micros((ms * 1000.0) as u64);
-        let task = tokio::task::spawn_local(async move {
-            tokio::time::sleep(delay).await;
-            let _ = events.send(Event::Timer(id));
-        });
-        if let Some(old) = host.timers.insert(id, task.abort_handle()) {
-            old.abort();
-        }
-    }
-    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
-}
-
-/// `timerCancel(id)`.
-fn op_timer_cancel(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    _rv: v8::ReturnValue<v8::Value>,
-) {
-    if let Some(id) = args.get(0).uint32_value(scope)
-        && let Some(timer) = host(scope).timers.remove(&id)
-    {
-        timer.abort();
-    }
-}
-
-fn op_utf8_encode(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let text = args.get(0).to_rust_string_lossy(scope);
-    rv.set(bytes_to_uint8array(scope, text.as_bytes()).into());
-}
-
-fn op_utf8_decode(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
-) {
-    let Some(bytes) = bytes_arg(scope, args.get(0), "utf8Decode") else {
-        return;
-    };
-    if args.get(1).is_true() {
-        match islet_bindings::text::utf8_decode_strict(&bytes) {
-            Some(text) => rv.set(v8_str(scope, text).into()),
-            None => rv.set_null(),
-        }
-        return;
-    }
-    let text = islet_bindings::text::utf8_decode_lossy(&bytes);
-    rv.set(v8_str(scope, &text).into());
-}
-
-fn op_log(
-    scope: &mut v8::PinScope,
-    args: v8::FunctionCallbackArguments,
-    _rv: v8::ReturnValue<v8::Value>,
-) {
-    let level = args.get(0).int32_value(scope).unwrap_or(1);
-    let message = args.get(1).to_rust_string_lossy(scope);
-    let tenant = host(scope).tenant.clone();
-    islet_bindings::log::tenant_log(
-        &tenant,
-        islet_bindings::log::Level::from_i32(level),
-        &message,
-    );
 }

@@ -1,0 +1,377 @@
+//! The native operations of the platform layer on V8: thin adapters from
+//! V8 values to the engine-neutral operations in `islet-bindings` (see
+//! `bindings/src/js.rs` for the list).
+//!
+//! [`table`] is the one list of operations: it builds the `ops` object and
+//! the snapshot's external references, so the two cannot drift apart.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use v8::MapFnTo;
+
+use super::{Event, bytes_to_uint8array, host, v8_str};
+use crate::outbound::{self, OutboundRequest, RedirectMode};
+
+/// Every operation: its name on the `ops` object and its callback.
+pub(super) fn table() -> Vec<(&'static str, v8::FunctionCallback)> {
+    vec![
+        ("utf8Encode", op_utf8_encode.map_fn_to()),
+        ("utf8Decode", op_utf8_decode.map_fn_to()),
+        ("log", op_log.map_fn_to()),
+        ("now", op_now.map_fn_to()),
+        ("timerStart", op_timer_start.map_fn_to()),
+        ("timerCancel", op_timer_cancel.map_fn_to()),
+        ("fetchStart", op_fetch_start.map_fn_to()),
+        ("fetchCancel", op_fetch_cancel.map_fn_to()),
+        ("urlParse", op_url_parse.map_fn_to()),
+        ("urlSet", op_url_set.map_fn_to()),
+        ("randomFill", op_random_fill.map_fn_to()),
+        ("digest", op_digest.map_fn_to()),
+        ("hmacSign", op_hmac_sign.map_fn_to()),
+        ("hmacVerify", op_hmac_verify.map_fn_to()),
+    ]
+}
+
+/// The `ops` object handed to the platform layer.
+pub(super) fn make_ops<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
+    let ops = v8::Object::new(scope);
+    for (name, callback) in table() {
+        let function = v8::Function::new_raw(scope, callback).expect("an op function");
+        let key = v8_str(scope, name).into();
+        ops.create_data_property(scope, key, function.into());
+    }
+    ops
+}
+
+/// The external references a snapshot of the platform layer needs.
+pub(super) fn external_references() -> Vec<v8::ExternalReference> {
+    table()
+        .into_iter()
+        .map(|(_, function)| v8::ExternalReference { function })
+        .collect()
+}
+
+fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
+    let message = v8_str(scope, message);
+    let error = v8::Exception::type_error(scope, message);
+    scope.throw_exception(error);
+}
+
+/// The bytes of an `ArrayBufferView` argument, copied.
+fn bytes_arg(scope: &mut v8::PinScope, value: v8::Local<v8::Value>, op: &str) -> Option<Vec<u8>> {
+    match value.try_cast::<v8::ArrayBufferView>() {
+        Ok(view) => {
+            let mut bytes = vec![0; view.byte_length()];
+            view.copy_contents(&mut bytes);
+            Some(bytes)
+        }
+        Err(_) => {
+            throw_type_error(scope, &format!("{op} expects bytes"));
+            None
+        }
+    }
+}
+
+pub(super) fn string_array<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    items: &[String],
+) -> v8::Local<'s, v8::Value> {
+    let values: Vec<v8::Local<v8::Value>> = items.iter().map(|s| v8_str(scope, s).into()).collect();
+    v8::Array::new_with_elements(scope, &values).into()
+}
+
+/// `fetchStart(method, url, flatHeaders, body, redirect) -> id`: sends an
+/// outbound request for the running request; its result arrives as an
+/// event. Throws a `TypeError` when the tenant's policy refuses the URL.
+fn op_fetch_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let method = args.get(0).to_rust_string_lossy(scope);
+    let url = args.get(1).to_rust_string_lossy(scope);
+    let mut headers = Vec::new();
+    if let Ok(flat) = args.get(2).try_cast::<v8::Array>() {
+        for i in (0..flat.length()).step_by(2) {
+            let name = flat
+                .get_index(scope, i)
+                .map(|v| v.to_rust_string_lossy(scope));
+            let value = flat
+                .get_index(scope, i + 1)
+                .map(|v| v.to_rust_string_lossy(scope));
+            if let (Some(name), Some(value)) = (name, value) {
+                headers.push((name, value));
+            }
+        }
+    }
+    let Some(body) = bytes_arg(scope, args.get(3), "fetchStart") else {
+        return;
+    };
+    let redirect = match args.get(4).to_rust_string_lossy(scope).as_str() {
+        "manual" => RedirectMode::Manual,
+        "error" => RedirectMode::Error,
+        _ => RedirectMode::Follow,
+    };
+    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+        throw_type_error(scope, &format!("`{method}` is not a valid HTTP method"));
+        return;
+    };
+
+    // The policy answers now, so that a denied fetch rejects at once.
+    let parsed = match url::Url::parse(&url) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            throw_type_error(scope, &format!("invalid URL `{url}`: {e}"));
+            return;
+        }
+    };
+    let host_state = host(scope);
+    if let Err(denied) = host_state.policy.check(&parsed) {
+        throw_type_error(scope, &denied.to_string());
+        return;
+    }
+    let Some(events) = host_state.current.clone() else {
+        throw_type_error(scope, "fetch can only be called while handling a request");
+        return;
+    };
+    let id = host_state.next_fetch;
+    host_state.next_fetch = host_state.next_fetch.wrapping_add(1).max(1);
+    let policy = host_state.policy.clone();
+    let max_body = host_state.max_fetch_body;
+    let request = OutboundRequest {
+        method,
+        url,
+        headers,
+        body: Bytes::from(body),
+        redirect,
+    };
+    let task = tokio::task::spawn_local(async move {
+        let result = outbound::fetch(&policy, request, max_body).await;
+        let _ = events.send(Event::Fetch(id, result));
+    });
+    host_state.fetches.insert(id, task.abort_handle());
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `fetchCancel(id)`.
+fn op_fetch_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(id) = args.get(0).uint32_value(scope)
+        && let Some(task) = host(scope).fetches.remove(&id)
+    {
+        task.abort();
+    }
+}
+
+/// `now() -> ms`: the frozen clock.
+fn op_now(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let now = host(scope).now_ms;
+    rv.set(v8::Number::new(scope, now).into());
+}
+
+/// `urlParse(input, base?) -> components | null`.
+fn op_url_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let input = args.get(0).to_rust_string_lossy(scope);
+    let base = args.get(1);
+    let base = (!base.is_undefined()).then(|| base.to_rust_string_lossy(scope));
+    match islet_bindings::url::parse(&input, base.as_deref()) {
+        Some(parts) => rv.set(string_array(scope, &parts)),
+        None => rv.set_null(),
+    }
+}
+
+/// `urlSet(href, component, value) -> components | null`.
+fn op_url_set(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let href = args.get(0).to_rust_string_lossy(scope);
+    let component = args.get(1).to_rust_string_lossy(scope);
+    let value = args.get(2).to_rust_string_lossy(scope);
+    match islet_bindings::url::set(&href, &component, &value) {
+        Some(parts) => rv.set(string_array(scope, &parts)),
+        None => rv.set_null(),
+    }
+}
+
+/// `randomFill(u8) -> u8`: fills the view in place.
+fn op_random_fill(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(view) = args.get(0).try_cast::<v8::Uint8Array>() else {
+        throw_type_error(scope, "randomFill expects a Uint8Array");
+        return;
+    };
+    let mut bytes = vec![0; view.byte_length()];
+    islet_bindings::crypto::random_fill(&mut bytes);
+    let fresh = bytes_to_uint8array(scope, &bytes);
+    // Copy into the caller's view through JS's own `set`.
+    let set_key = v8_str(scope, "set").into();
+    if let Some(set) = view
+        .get(scope, set_key)
+        .and_then(|f| f.try_cast::<v8::Function>().ok())
+    {
+        set.call(scope, view.into(), &[fresh.into()]);
+    }
+    rv.set(view.into());
+}
+
+/// `digest(hash, bytes) -> u8`.
+fn op_digest(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let Some(data) = bytes_arg(scope, args.get(1), "digest") else {
+        return;
+    };
+    match islet_bindings::crypto::digest(&hash, &data) {
+        Ok(out) => rv.set(bytes_to_uint8array(scope, &out).into()),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
+}
+
+/// `hmacSign(hash, key, data) -> u8`.
+fn op_hmac_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data)) = (
+        bytes_arg(scope, args.get(1), "hmacSign"),
+        bytes_arg(scope, args.get(2), "hmacSign"),
+    ) else {
+        return;
+    };
+    match islet_bindings::crypto::hmac_sign(&hash, &key, &data) {
+        Ok(tag) => rv.set(bytes_to_uint8array(scope, &tag).into()),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
+}
+
+/// `hmacVerify(hash, key, data, tag) -> bool`.
+fn op_hmac_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data), Some(tag)) = (
+        bytes_arg(scope, args.get(1), "hmacVerify"),
+        bytes_arg(scope, args.get(2), "hmacVerify"),
+        bytes_arg(scope, args.get(3), "hmacVerify"),
+    ) else {
+        return;
+    };
+    match islet_bindings::crypto::hmac_verify(&hash, &key, &data, &tag) {
+        Ok(ok) => rv.set_bool(ok),
+        Err(e) => throw_type_error(scope, &e.to_string()),
+    }
+}
+
+/// `timerStart(ms, id?) -> id`: after `ms`, fires the timer as an event
+/// of the request that started it. A timer started outside a request
+/// (at module top level) never fires.
+fn op_timer_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let ms = args.get(0).number_value(scope).unwrap_or(0.0);
+    let ms = if ms.is_finite() {
+        ms.clamp(0.0, 1e9)
+    } else {
+        0.0
+    };
+    let reuse = args.get(1).uint32_value(scope).filter(|id| *id != 0);
+    let host = host(scope);
+    let id = reuse.unwrap_or_else(|| {
+        let id = host.next_timer;
+        host.next_timer = host.next_timer.wrapping_add(1).max(1);
+        id
+    });
+    if let Some(events) = host.current.clone() {
+        let delay = Duration::from_micros((ms * 1000.0) as u64);
+        let task = tokio::task::spawn_local(async move {
+            tokio::time::sleep(delay).await;
+            let _ = events.send(Event::Timer(id));
+        });
+        if let Some(old) = host.timers.insert(id, task.abort_handle()) {
+            old.abort();
+        }
+    }
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `timerCancel(id)`.
+fn op_timer_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(id) = args.get(0).uint32_value(scope)
+        && let Some(timer) = host(scope).timers.remove(&id)
+    {
+        timer.abort();
+    }
+}
+
+fn op_utf8_encode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let text = args.get(0).to_rust_string_lossy(scope);
+    rv.set(bytes_to_uint8array(scope, text.as_bytes()).into());
+}
+
+fn op_utf8_decode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(bytes) = bytes_arg(scope, args.get(0), "utf8Decode") else {
+        return;
+    };
+    if args.get(1).is_true() {
+        match islet_bindings::text::utf8_decode_strict(&bytes) {
+            Some(text) => rv.set(v8_str(scope, text).into()),
+            None => rv.set_null(),
+        }
+        return;
+    }
+    let text = islet_bindings::text::utf8_decode_lossy(&bytes);
+    rv.set(v8_str(scope, &text).into());
+}
+
+fn op_log(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let level = args.get(0).int32_value(scope).unwrap_or(1);
+    let message = args.get(1).to_rust_string_lossy(scope);
+    let tenant = host(scope).tenant.clone();
+    islet_bindings::log::tenant_log(
+        &tenant,
+        islet_bindings::log::Level::from_i32(level),
+        &message,
+    );
+}
