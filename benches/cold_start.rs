@@ -30,7 +30,10 @@ fn main() {
     println!("{tenants} tenants per mode, each started by its first request; 2 worker threads.\n");
     println!("| platform layer | cold p50 | cold p99 | warm p50 |");
     println!("|---|---|---|---|");
-    for (label, snapshot) in [("from the snapshot", true), ("evaluated per isolate", false)] {
+    for (label, snapshot) in [
+        ("from the snapshot", true),
+        ("evaluated per isolate", false),
+    ] {
         islet::engine::js::set_snapshot_enabled(snapshot);
         let (cold, warm) = runtime.block_on(measure(tenants));
         println!(

@@ -17,4 +17,5 @@ mod limits;
 mod platform;
 mod routing;
 mod shutdown;
+mod streaming;
 mod wasm;

@@ -157,6 +157,52 @@
     return out;
   }
 
+  class TextEncoderStream extends TransformStream {
+    constructor() {
+      const encoder = new TextEncoder();
+      let pending = ""; // a high surrogate waiting for its pair
+      super({
+        transform(chunk, controller) {
+          let text = pending + String(chunk);
+          pending = "";
+          const last = text.charCodeAt(text.length - 1);
+          if (last >= 0xd800 && last <= 0xdbff) {
+            pending = text.slice(-1);
+            text = text.slice(0, -1);
+          }
+          if (text) controller.enqueue(encoder.encode(text));
+        },
+        flush(controller) {
+          if (pending) controller.enqueue(encoder.encode(pending));
+        },
+      });
+    }
+    get encoding() { return "utf-8"; }
+  }
+
+  class TextDecoderStream extends TransformStream {
+    #decoder;
+    constructor(label = "utf-8", options = {}) {
+      const decoder = new TextDecoder(label, options);
+      super({
+        transform(chunk, controller) {
+          const text = decoder.decode(chunk, { stream: true });
+          if (text) controller.enqueue(text);
+        },
+        flush(controller) {
+          const text = decoder.decode();
+          if (text) controller.enqueue(text);
+        },
+      });
+      this.#decoder = decoder;
+    }
+    get encoding() { return this.#decoder.encoding; }
+    get fatal() { return this.#decoder.fatal; }
+    get ignoreBOM() { return this.#decoder.ignoreBOM; }
+  }
+
+  platform.define("TextEncoderStream", TextEncoderStream);
+  platform.define("TextDecoderStream", TextDecoderStream);
   platform.define("TextEncoder", TextEncoder);
   platform.define("TextDecoder", TextDecoder);
   platform.define("btoa", btoa);

@@ -112,6 +112,7 @@
 
   function toBytes(body) {
     if (body === undefined || body === null) return null;
+    if (body instanceof ReadableStream) return body;
     if (typeof body === "string") return ops.utf8Encode(body);
     if (body instanceof URLSearchParams) return ops.utf8Encode(body.toString());
     if (body instanceof Uint8Array) return body;
@@ -124,24 +125,70 @@
 
   const EMPTY = new Uint8Array(0);
 
+  // A chunk of a body stream as bytes.
+  function chunkBytes(chunk) {
+    if (chunk instanceof Uint8Array) return chunk;
+    if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+    if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (typeof chunk === "string") return ops.utf8Encode(chunk);
+    throw new TypeError("a body stream chunk must be a Uint8Array, an ArrayBuffer or a string");
+  }
+
+  async function readAll(stream) {
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+      const bytes = chunkBytes(chunk);
+      chunks.push(bytes);
+      total += bytes.length;
+    }
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
+  }
+
+  // A body is bytes (known up front) or a ReadableStream. `body` turns
+  // bytes into a stream only when asked, so the common case never pays
+  // for streams.
   class Body {
-    #bytes;
+    #bytes = null;
+    #stream = null;
+    #streamFromBytes = false;
     #used = false;
 
-    constructor(bytes) {
-      this.#bytes = bytes;
+    constructor(init) {
+      if (init instanceof ReadableStream) this.#stream = init;
+      else this.#bytes = init;
+    }
+
+    get body() {
+      if (this.#stream) return this.#stream;
+      if (this.#bytes === null) return null;
+      const bytes = this.#bytes;
+      this.#stream = new ReadableStream({
+        start(controller) {
+          if (bytes.length) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+      this.#streamFromBytes = true;
+      return this.#stream;
     }
 
     get bodyUsed() {
-      return this.#used;
+      return this.#used || (this.#stream !== null && platform.isDisturbed(this.#stream));
     }
 
-    #consume() {
-      if (this.#used) {
-        return Promise.reject(new TypeError("body has already been read"));
-      }
+    async #consume() {
+      if (this.bodyUsed) throw new TypeError("body has already been read");
+      if (this.#stream?.locked) throw new TypeError("the body stream is locked to a reader");
       this.#used = true;
-      return Promise.resolve(this.#bytes || EMPTY);
+      if (this.#stream === null || this.#streamFromBytes) return this.#bytes || EMPTY;
+      return readAll(this.#stream);
     }
 
     async arrayBuffer() {
@@ -161,8 +208,23 @@
       return JSON.parse(await this.text());
     }
 
+    // The body for a copy: bytes are shared, a stream is teed.
+    static cloneSource(body) {
+      if (body.bodyUsed) throw new TypeError("cannot clone a used body");
+      if (body.#stream === null || body.#streamFromBytes) return body.#bytes;
+      const [mine, theirs] = body.#stream.tee();
+      body.#stream = mine;
+      return theirs;
+    }
+
+    // What the host sends: `{ bytes }` or `{ stream }`.
+    static source(body) {
+      if (body.#stream === null || body.#streamFromBytes) return { bytes: body.#bytes };
+      return { stream: body.#stream };
+    }
+
     static bytesOf(body) {
-      return body.#bytes;
+      return Body.source(body).bytes ?? null;
     }
   }
 
@@ -177,7 +239,7 @@
 
     constructor(input, init = {}) {
       const source = input instanceof Request ? input : null;
-      const body = init.body !== undefined ? toBytes(init.body) : source ? Body.bytesOf(source) : null;
+      const body = init.body !== undefined ? toBytes(init.body) : source ? Body.cloneSource(source) : null;
       super(body);
       this.#url = source ? source.url : new URL(String(input)).href;
       this.#method = String(init.method || (source ? source.method : "GET")).toUpperCase();
@@ -297,8 +359,7 @@
     }
 
     clone() {
-      if (this.bodyUsed) throw new TypeError("cannot clone a used body");
-      return new Response(Body.bytesOf(this), {
+      return new Response(Body.cloneSource(this), {
         status: this.#status,
         statusText: this.#statusText,
         headers: this.#headers,
@@ -314,15 +375,17 @@
 
   const pendingFetches = new Map(); // id -> { resolve, reject }
 
-  function fetch(input, init = undefined) {
+  async function fetch(input, init = undefined) {
+    const request = new Request(input, init ?? {});
+    const signal = request.signal;
+    if (signal.aborted) throw signal.reason;
+    // Outbound bodies are sent whole.
+    const body = request.bodyUsed ? EMPTY : new Uint8Array(await request.arrayBuffer());
     return new Promise((resolve, reject) => {
-      const request = new Request(input, init ?? {});
-      const signal = request.signal;
-      if (signal.aborted) throw signal.reason;
       const flat = [];
       for (const [k, v] of request.headers) flat.push(k, v);
       // Throws a TypeError naming the host when the policy says no.
-      const id = ops.fetchStart(request.method, request.url, flat, Body.bytesOf(request) || EMPTY, request.redirect);
+      const id = ops.fetchStart(request.method, request.url, flat, body, request.redirect);
       pendingFetches.set(id, { resolve, reject });
       signal.addEventListener(
         "abort",
@@ -344,6 +407,7 @@
 
   const NULL_BODY_STATUS = [101, 204, 205, 304];
   const contextWaits = new WeakMap(); // ctx -> promises passed to waitUntil
+  const writes = new Map(); // body write id -> resolve(accepted)
 
   // ---- Hooks for the host -------------------------------------------
 
@@ -422,7 +486,37 @@
       if (value.bodyUsed) throw new TypeError("the returned Response's body was already read");
       const flat = [];
       for (const [k, v] of value.headers) flat.push(k, v);
-      return [value.status, flat, Body.bytesOf(value) || EMPTY];
+      const source = Body.source(value);
+      if (source.stream) return [value.status, flat, null, source.stream];
+      return [value.status, flat, source.bytes || EMPTY];
+    },
+
+    // Streams a response body to the client, chunk by chunk; each write
+    // waits until the host has taken the chunk.
+    async pumpBody(stream) {
+      const reader = stream.getReader();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          const bytes = chunkBytes(value);
+          if (bytes.length === 0) continue;
+          const accepted = await new Promise((resolve) => writes.set(ops.bodyWrite(bytes), resolve));
+          if (!accepted) {
+            await reader.cancel(new DOMException("the client went away", "AbortError"));
+            return;
+          }
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    },
+
+    // The host took (or, when the client is gone, dropped) a chunk.
+    bodyWritten(id, accepted) {
+      const resolve = writes.get(id);
+      writes.delete(id);
+      resolve?.(accepted);
     },
   });
 })

@@ -22,6 +22,9 @@
 //! | `digest(hash, bytes)` | `SHA-1`/`SHA-256`/`SHA-384`/`SHA-512` of the bytes |
 //! | `hmacSign(hash, key, data)` | the HMAC tag |
 //! | `hmacVerify(hash, key, data, tag)` | constant-time check of a tag |
+//! | `fetchStart(method, url, flatHeaders, body, redirect)` | sends an outbound request if the tenant's policy allows it; the result arrives through `fetchDone` / `fetchFailed` |
+//! | `fetchCancel(id)` | abandons it |
+//! | `bodyWrite(bytes)` | hands a response body chunk to the client; `bodyWritten` reports when it was taken |
 //!
 //! and the hooks the engine calls:
 //!
@@ -29,8 +32,12 @@
 //! |---|---|
 //! | `makeRequest(method, url, flatHeaders, bodyBytes)` | builds the `Request` |
 //! | `makeContext()` | builds the `ctx` argument (`waitUntil`) |
-//! | `readResponse(value)` | returns `[status, flatHeaders, bodyBytes]`, or throws a `TypeError` if `value` is not a `Response` |
+//! | `readResponse(value)` | returns `[status, flatHeaders, bodyBytes]` or `[status, flatHeaders, null, stream]`, or throws a `TypeError` if `value` is not a `Response` |
 //! | `fireTimer(id)` | runs a timer's callback |
+//! | `fetchDone(id, status, statusText, flatHeaders, body, url, redirected)`, `fetchFailed(id, message)` | settle a `fetch` |
+//! | `waitUntilPromise(ctx)` | a promise for the work passed to `ctx.waitUntil`, or `undefined` |
+//! | `pumpBody(stream)` | streams a response body through `bodyWrite`; `bodyWritten(id, accepted)` resumes it |
+//! | `initContext()` | sets per-context state (the clock's origin) after a snapshot is loaded |
 
 /// The platform layer's files: `(name, source)`, in evaluation order.
 pub const PLATFORM: &[(&str, &str)] = &[
@@ -38,6 +45,7 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("islet:05_timers.js", include_str!("../js/05_timers.js")),
     ("islet:06_clock.js", include_str!("../js/06_clock.js")),
     ("islet:10_events.js", include_str!("../js/10_events.js")),
+    ("islet:15_streams.js", include_str!("../js/15_streams.js")),
     ("islet:20_encoding.js", include_str!("../js/20_encoding.js")),
     ("islet:30_url.js", include_str!("../js/30_url.js")),
     ("islet:40_clone.js", include_str!("../js/40_clone.js")),

@@ -195,8 +195,8 @@ struct JsHost {
     now_ms: f64,
     /// Promises rejected with no handler during the current slice.
     rejections: Vec<(v8::Global<v8::Promise>, String)>,
-    /// Where host events for the request whose slice is running go.
-    current: Option<mpsc::UnboundedSender<Event>>,
+    /// The request whose slice is running.
+    current: Option<RequestLink>,
     /// Pending timers, so that `clearTimeout` can cancel them.
     timers: HashMap<u32, tokio::task::AbortHandle>,
     next_timer: u32,
@@ -212,6 +212,25 @@ struct JsHost {
 enum Event {
     Timer(u32),
     Fetch(u32, Result<OutboundResponse, String>),
+    /// A response body chunk was taken by the client (or dropped).
+    Written(u32, bool),
+}
+
+/// What native operations need of the request whose slice is running.
+#[derive(Clone)]
+struct RequestLink {
+    /// Host events for the request; pending timers and fetches hold
+    /// clones, so when only the request's own is left, nothing can wake
+    /// it any more.
+    events: mpsc::UnboundedSender<Event>,
+    /// Where its response goes.
+    sink: ResponseSink,
+}
+
+impl RequestLink {
+    fn idle(&self) -> bool {
+        self.events.strong_count() == 1
+    }
 }
 
 /// Stops an isolate's running script from any thread.
@@ -236,6 +255,8 @@ struct JsState {
     fire_timer: v8::Global<v8::Function>,
     fetch_done: v8::Global<v8::Function>,
     fetch_failed: v8::Global<v8::Function>,
+    pump_body: v8::Global<v8::Function>,
+    body_written: v8::Global<v8::Function>,
 }
 
 /// A live V8 isolate running one tenant.
@@ -255,7 +276,13 @@ enum Progress {
     /// The handler's promise is still pending.
     Pending(v8::Global<v8::Promise>),
     /// The response, read.
-    Done(ResponseHead, Bytes),
+    Done(ResponseHead, BodyOut),
+}
+
+/// A response body: whole, or a stream the platform layer pumps.
+enum BodyOut {
+    Bytes(Bytes),
+    Stream(v8::Global<v8::Object>),
 }
 
 type TryCatch<'s, 'a, 'b, 'c> = v8::PinnedRef<'s, v8::TryCatch<'a, 'b, v8::HandleScope<'c>>>;
@@ -282,7 +309,7 @@ impl JsIsolate {
     fn slice<R>(
         &self,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
         f: impl FnOnce(&mut TryCatch<'_, '_, '_, '_>, &JsState) -> Result<R, HandlerError>,
     ) -> Result<R, HandlerError> {
         let state = self.state.borrow();
@@ -292,7 +319,7 @@ impl JsIsolate {
             // one (V8 keeps a late one pending).
             isolate.cancel_terminate_execution();
             let host_state = host(isolate);
-            host_state.current = Some(events.clone());
+            host_state.current = Some(link.clone());
             host_state.now_ms = epoch_ms();
             let result = {
                 v8::scope!(let scope, &mut **isolate);
@@ -340,9 +367,9 @@ impl JsIsolate {
         &self,
         request: TenantRequest,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
     ) -> Result<(Progress, v8::Global<v8::Value>), HandlerError> {
-        self.slice(meter, events, |tc, state| {
+        self.slice(meter, link, |tc, state| {
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
 
             // Build the arguments of `fetch`.
@@ -388,15 +415,16 @@ impl JsIsolate {
         &self,
         ctx: &v8::Global<v8::Value>,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
     ) -> Result<Option<v8::Global<v8::Promise>>, HandlerError> {
-        self.slice(meter, events, |tc, state| {
+        self.slice(meter, link, |tc, state| {
             let hook = v8::Local::new(tc, &state.wait_until);
             let undefined = v8::undefined(tc).into();
             let ctx = v8::Local::new(tc, ctx);
             let promise = hook
                 .call(tc, undefined, &[ctx])
                 .ok_or_else(|| HandlerError::Exception(exception_text(tc)))?;
+            tc.perform_microtask_checkpoint();
             Ok(promise
                 .try_cast::<v8::Promise>()
                 .ok()
@@ -411,10 +439,62 @@ impl JsIsolate {
         event: Event,
         promise: &v8::Global<v8::Promise>,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
     ) -> Result<bool, HandlerError> {
-        self.deliver_event(event, meter, events)?;
+        self.deliver_event(event, meter, link)?;
         Ok(self.settled(promise))
+    }
+
+    /// Delivers the request's events until `promise` settles; a rejection
+    /// is the tenant's exception.
+    async fn run_until(
+        &self,
+        promise: &v8::Global<v8::Promise>,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        meter: &CpuMeter,
+        link: &RequestLink,
+    ) -> Result<(), HandlerError> {
+        while !self.settled(promise) {
+            if events.is_empty() && link.idle() {
+                return Err(HandlerError::Stalled);
+            }
+            let Some(event) = events.recv().await else {
+                break;
+            };
+            if self.pump(event, promise, meter, link)? {
+                break;
+            }
+        }
+        self.slice(meter, link, |tc, _| {
+            let promise = v8::Local::new(tc, promise);
+            if promise.state() == v8::PromiseState::Rejected {
+                promise.mark_as_handled();
+                let reason = promise.result(tc);
+                return Err(HandlerError::Exception(value_text(tc, reason)));
+            }
+            Ok(())
+        })
+    }
+
+    /// Starts streaming a response body; the promise settles when the
+    /// stream has been written out.
+    fn pump_body(
+        &self,
+        stream: &v8::Global<v8::Object>,
+        meter: &CpuMeter,
+        link: &RequestLink,
+    ) -> Result<v8::Global<v8::Promise>, HandlerError> {
+        self.slice(meter, link, |tc, state| {
+            let pump = v8::Local::new(tc, &state.pump_body);
+            let undefined = v8::undefined(tc).into();
+            let stream = v8::Local::new(tc, stream).into();
+            let promise = pump
+                .call(tc, undefined, &[stream])
+                .and_then(|p| p.try_cast::<v8::Promise>().ok())
+                .ok_or_else(|| HandlerError::Exception(exception_text(tc)))?;
+            tc.perform_microtask_checkpoint();
+            Ok(v8::Global::new(tc, promise))
+        })
     }
 
     fn settled(&self, promise: &v8::Global<v8::Promise>) -> bool {
@@ -431,9 +511,9 @@ impl JsIsolate {
         event: Event,
         promise: &v8::Global<v8::Promise>,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
     ) -> Result<Progress, HandlerError> {
-        self.slice(meter, events, |tc, state| {
+        self.slice(meter, link, |tc, state| {
             fire_event(tc, state, event);
             let promise = v8::Local::new(tc, promise);
             progress(tc, state, promise)
@@ -445,9 +525,9 @@ impl JsIsolate {
         &self,
         event: Event,
         meter: &CpuMeter,
-        events: &mpsc::UnboundedSender<Event>,
+        link: &RequestLink,
     ) -> Result<(), HandlerError> {
-        self.slice(meter, events, |tc, state| {
+        self.slice(meter, link, |tc, state| {
             fire_event(tc, state, event);
             Ok(())
         })
@@ -464,6 +544,12 @@ fn fire_event(tc: &mut TryCatch<'_, '_, '_, '_>, state: &JsState, event: Event) 
             let fire = v8::Local::new(tc, &state.fire_timer);
             let id = v8::Integer::new_from_unsigned(tc, id).into();
             fire.call(tc, undefined, &[id])
+        }
+        Event::Written(id, accepted) => {
+            let written = v8::Local::new(tc, &state.body_written);
+            let id = v8::Integer::new_from_unsigned(tc, id).into();
+            let accepted = v8::Boolean::new(tc, accepted).into();
+            written.call(tc, undefined, &[id, accepted])
         }
         Event::Fetch(id, result) => {
             host(tc).fetches.remove(&id);
@@ -602,51 +688,51 @@ impl Isolate for JsIsolate {
         meter: Arc<CpuMeter>,
     ) -> LocalBoxFuture<Result<(), HandlerError>> {
         Box::pin(async move {
-            // Each pending timer of this request holds a clone of `tx`:
-            // when only ours is left and nothing is queued, nothing can
-            // wake the handler any more.
-            let (tx, mut events) = mpsc::unbounded_channel();
+            let (events_tx, mut events) = mpsc::unbounded_channel();
+            let link = RequestLink {
+                events: events_tx,
+                sink: sink.clone(),
+            };
 
-            let (mut progress, ctx) = self.start(request, &meter, &tx)?;
+            // Run the handler until its response is known.
+            let (mut progress, ctx) = self.start(request, &meter, &link)?;
             let (head, body) = loop {
                 let promise = match progress {
                     Progress::Done(head, body) => break (head, body),
                     Progress::Pending(promise) => promise,
                 };
-                if events.is_empty() && tx.strong_count() == 1 {
+                if events.is_empty() && link.idle() {
                     return Err(HandlerError::Stalled);
                 }
                 let event = events.recv().await.ok_or(HandlerError::Stalled)?;
-                progress = self.deliver(event, &promise, &meter, &tx)?;
+                progress = self.deliver(event, &promise, &meter, &link)?;
             };
 
-            let sent = match sink.send_head(head) {
-                Ok(()) => sink.send_chunk(body).await,
-                Err(e) => Err(e),
-            };
-            sink.finish();
-            match sent {
+            // Send it: whole, or pumped from its stream chunk by chunk.
+            match sink.send_head(head) {
                 Ok(()) => {}
                 Err(SinkError::Closed) => return Err(HandlerError::ClientGone),
                 Err(SinkError::HeadAlreadySent) => {
                     unreachable!("the JS engine sends one head per request")
                 }
             }
+            match body {
+                BodyOut::Bytes(bytes) => {
+                    if sink.send_chunk(bytes).await.is_err() {
+                        return Err(HandlerError::ClientGone);
+                    }
+                }
+                BodyOut::Stream(stream) => {
+                    let pumped = self.pump_body(&stream, &meter, &link)?;
+                    self.run_until(&pumped, &mut events, &meter, &link).await?;
+                }
+            }
+            sink.finish();
 
             // Work passed to `ctx.waitUntil` goes on after the response,
             // under the same limits.
-            if let Some(wait) = self.wait_until(&ctx, &meter, &tx)? {
-                while !self.settled(&wait) {
-                    if events.is_empty() && tx.strong_count() == 1 {
-                        return Err(HandlerError::Stalled);
-                    }
-                    let Some(event) = events.recv().await else {
-                        break;
-                    };
-                    if self.pump(event, &wait, &meter, &tx)? {
-                        break;
-                    }
-                }
+            if let Some(wait) = self.wait_until(&ctx, &meter, &link)? {
+                self.run_until(&wait, &mut events, &meter, &link).await?;
             }
             Ok(())
         })
@@ -710,6 +796,8 @@ fn setup(
     let fire_timer = hook(tc, "fireTimer")?;
     let fetch_done = hook(tc, "fetchDone")?;
     let fetch_failed = hook(tc, "fetchFailed")?;
+    let pump_body = hook(tc, "pumpBody")?;
+    let body_written = hook(tc, "bodyWritten")?;
 
     // Per-context state (the clock's origin) starts now, not when the
     // snapshot was made.
@@ -776,6 +864,8 @@ fn setup(
         fire_timer,
         fetch_done,
         fetch_failed,
+        pump_body,
+        body_written,
     })
 }
 
@@ -913,7 +1003,7 @@ fn value_text(scope: &mut v8::PinScope<'_, '_>, value: v8::Local<v8::Value>) -> 
 fn read_parts(
     scope: &mut v8::PinScope<'_, '_>,
     parts: v8::Local<v8::Value>,
-) -> Result<(ResponseHead, Bytes), String> {
+) -> Result<(ResponseHead, BodyOut), String> {
     let parts = parts
         .try_cast::<v8::Array>()
         .map_err(|_| "platform layer returned no parts".to_string())?;
@@ -944,6 +1034,15 @@ fn read_parts(
             .map_err(|_| format!("invalid value for response header `{name}`"))?;
         headers.append(name, value);
     }
+    if let Some(stream) = parts
+        .get_index(scope, 3)
+        .and_then(|s| s.try_cast::<v8::Object>().ok())
+    {
+        return Ok((
+            ResponseHead { status, headers },
+            BodyOut::Stream(v8::Global::new(scope, stream)),
+        ));
+    }
     let body: Bytes = parts
         .get_index(scope, 2)
         .and_then(|b| b.try_cast::<v8::ArrayBufferView>().ok())
@@ -960,5 +1059,6 @@ fn read_parts(
     if !bodyless && !headers.contains_key(http::header::CONTENT_LENGTH) {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
+    let body = BodyOut::Bytes(body);
     Ok((ResponseHead { status, headers }, body))
 }

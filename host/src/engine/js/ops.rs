@@ -24,6 +24,7 @@ pub(super) fn table() -> Vec<(&'static str, v8::FunctionCallback)> {
         ("timerCancel", op_timer_cancel.map_fn_to()),
         ("fetchStart", op_fetch_start.map_fn_to()),
         ("fetchCancel", op_fetch_cancel.map_fn_to()),
+        ("bodyWrite", op_body_write.map_fn_to()),
         ("urlParse", op_url_parse.map_fn_to()),
         ("urlSet", op_url_set.map_fn_to()),
         ("randomFill", op_random_fill.map_fn_to()),
@@ -131,7 +132,7 @@ fn op_fetch_start(
         throw_type_error(scope, &denied.to_string());
         return;
     }
-    let Some(events) = host_state.current.clone() else {
+    let Some(events) = host_state.current.as_ref().map(|l| l.events.clone()) else {
         throw_type_error(scope, "fetch can only be called while handling a request");
         return;
     };
@@ -151,6 +152,31 @@ fn op_fetch_start(
         let _ = events.send(Event::Fetch(id, result));
     });
     host_state.fetches.insert(id, task.abort_handle());
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `bodyWrite(bytes) -> id`: hands a response body chunk to the client;
+/// `Event::Written` says when it was taken, so a slow client slows the
+/// stream down instead of filling memory.
+fn op_body_write(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(bytes) = bytes_arg(scope, args.get(0), "bodyWrite") else {
+        return;
+    };
+    let host_state = host(scope);
+    let Some(link) = host_state.current.clone() else {
+        throw_type_error(scope, "bodyWrite outside of a request");
+        return;
+    };
+    let id = host_state.next_fetch;
+    host_state.next_fetch = host_state.next_fetch.wrapping_add(1).max(1);
+    tokio::task::spawn_local(async move {
+        let accepted = link.sink.send_chunk(Bytes::from(bytes)).await.is_ok();
+        let _ = link.events.send(Event::Written(id, accepted));
+    });
     rv.set(v8::Integer::new_from_unsigned(scope, id).into());
 }
 
@@ -307,7 +333,7 @@ fn op_timer_start(
         host.next_timer = host.next_timer.wrapping_add(1).max(1);
         id
     });
-    if let Some(events) = host.current.clone() {
+    if let Some(events) = host.current.as_ref().map(|l| l.events.clone()) {
         let delay = Duration::from_micros((ms * 1000.0) as u64);
         let task = tokio::task::spawn_local(async move {
             tokio::time::sleep(delay).await;

@@ -1,0 +1,119 @@
+//! Response bodies stream to the client chunk by chunk.
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
+
+use crate::support::Project;
+
+const WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const { readable, writable } = new TransformStream();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    (async () => {
+      await writer.write(encoder.encode("first chunk\n"));
+      // The second chunk exists only once the test has seen the first.
+      const gate = await fetch(`http://127.0.0.1:${env.PORT}/gate`);
+      await writer.write(encoder.encode(`${await gate.text()}\n`));
+      await writer.close();
+    })();
+    return new Response(readable, { headers: { "content-type": "text/plain" } });
+  },
+};
+"#;
+
+/// An upstream whose `/gate` answers only when `gate` is notified.
+async fn gated_upstream(gate: Arc<Notify>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                    let gate = gate.clone();
+                    async move {
+                        gate.notified().await;
+                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                            "gate opened",
+                        ))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn each_chunk_reaches_the_client_when_it_is_written() {
+    let gate = Arc::new(Notify::new());
+    let port = gated_upstream(gate.clone()).await;
+    let project = Project::new();
+    project.file("stream.js", WORKER).config(&format!(
+        r#"
+        [[tenant]]
+        name = "stream"
+        main = "stream.js"
+        routes = ["*/*"]
+        vars = {{ PORT = "{port}" }}
+        allowed_hosts = ["127.0.0.1"]
+        "#
+    ));
+    let server = project.serve();
+    let addr = server.addr;
+
+    let client = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        // Read until the first chunk is here: the body is not over yet,
+        // since its second chunk waits on the gate.
+        let mut seen = Vec::new();
+        let mut buf = [0; 1024];
+        while !String::from_utf8_lossy(&seen).contains("first chunk") {
+            let n = stream
+                .read(&mut buf)
+                .expect("the first chunk arrives on its own");
+            assert!(n > 0, "connection closed early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let before = String::from_utf8_lossy(&seen).into_owned();
+        (stream, before)
+    });
+    let (mut stream, before) = client.await.unwrap();
+    assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+    assert!(before.contains("transfer-encoding: chunked"), "{before}");
+    assert!(!before.contains("gate opened"));
+
+    gate.notify_one();
+    let rest = tokio::task::spawn_blocking(move || {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        String::from_utf8_lossy(&rest).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(rest.contains("gate opened"), "{rest}");
+    assert!(
+        rest.ends_with("0\r\n\r\n"),
+        "the chunked body ends: {rest:?}"
+    );
+}
