@@ -110,17 +110,26 @@
 
   // ---- Bodies --------------------------------------------------------
 
-  function toBytes(body) {
-    if (body === undefined || body === null) return null;
-    if (body instanceof ReadableStream) return body;
-    if (typeof body === "string") return ops.utf8Encode(body);
-    if (body instanceof URLSearchParams) return ops.utf8Encode(body.toString());
-    if (body instanceof Uint8Array) return body;
-    if (body instanceof ArrayBuffer) return new Uint8Array(body);
-    if (ArrayBuffer.isView(body)) {
-      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  // The body and the content type a body init implies (Fetch's
+  // "extract a body").
+  function extractBody(body) {
+    if (body === undefined || body === null) return { body: null, type: null };
+    if (body instanceof ReadableStream) return { body, type: null };
+    if (typeof body === "string") return { body: ops.utf8Encode(body), type: "text/plain;charset=UTF-8" };
+    if (body instanceof URLSearchParams) {
+      return { body: ops.utf8Encode(body.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
     }
-    return ops.utf8Encode(String(body));
+    if (body instanceof FormData) {
+      const [bytes, type] = platform.encodeMultipart(body);
+      return { body: bytes, type };
+    }
+    if (body instanceof Blob) return { body: platform.blobBytes(body), type: body.type || null };
+    if (body instanceof Uint8Array) return { body, type: null };
+    if (body instanceof ArrayBuffer) return { body: new Uint8Array(body), type: null };
+    if (ArrayBuffer.isView(body)) {
+      return { body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), type: null };
+    }
+    return { body: ops.utf8Encode(String(body)), type: "text/plain;charset=UTF-8" };
   }
 
   const EMPTY = new Uint8Array(0);
@@ -208,6 +217,23 @@
       return JSON.parse(await this.text());
     }
 
+    async blob() {
+      const bytes = await this.#consume();
+      return new Blob([bytes], { type: this.headers.get("content-type") ?? "" });
+    }
+
+    async formData() {
+      const type = this.headers.get("content-type") ?? "";
+      const bytes = await this.#consume();
+      if (/^multipart\/form-data/i.test(type)) return platform.decodeMultipart(bytes, type);
+      if (/^application\/x-www-form-urlencoded/i.test(type)) {
+        const form = new FormData();
+        for (const [k, v] of platform.parseForm(ops.utf8Decode(bytes, false))) form.append(k, v);
+        return form;
+      }
+      throw new TypeError(`cannot read a body of type "${type}" as FormData`);
+    }
+
     // The body for a copy: bytes are shared, a stream is teed.
     static cloneSource(body) {
       if (body.bodyUsed) throw new TypeError("cannot clone a used body");
@@ -239,11 +265,13 @@
 
     constructor(input, init = {}) {
       const source = input instanceof Request ? input : null;
-      const body = init.body !== undefined ? toBytes(init.body) : source ? Body.cloneSource(source) : null;
+      const extracted = init.body !== undefined ? extractBody(init.body) : { body: source ? Body.cloneSource(source) : null, type: null };
+      const body = extracted.body;
       super(body);
       this.#url = source ? source.url : new URL(String(input)).href;
       this.#method = String(init.method || (source ? source.method : "GET")).toUpperCase();
       this.#headers = new Headers(init.headers || (source ? source.headers : undefined));
+      if (extracted.type && !this.#headers.has("content-type")) this.#headers.set("content-type", extracted.type);
       this.#redirect = String(init.redirect ?? (source ? source.redirect : "follow"));
       if (!["follow", "manual", "error"].includes(this.#redirect)) {
         throw new TypeError(`redirect must be "follow", "manual" or "error", not ${JSON.stringify(this.#redirect)}`);
@@ -296,8 +324,8 @@
     #redirected = false;
 
     constructor(body = null, init = {}) {
-      const bytes = toBytes(body);
-      super(bytes);
+      const extracted = extractBody(body);
+      super(extracted.body);
       const status = init.status === undefined ? 200 : Number(init.status);
       const fetched = init[FROM_FETCH];
       if (fetched) {
@@ -309,11 +337,8 @@
       this.#status = status;
       this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
       this.#headers = new Headers(init.headers);
-      if (!this.#headers.has("content-type")) {
-        if (typeof body === "string") this.#headers.set("content-type", "text/plain;charset=UTF-8");
-        if (body instanceof URLSearchParams) {
-          this.#headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
-        }
+      if (extracted.type && !this.#headers.has("content-type")) {
+        this.#headers.set("content-type", extracted.type);
       }
     }
 

@@ -50,5 +50,6 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("islet:30_url.js", include_str!("../js/30_url.js")),
     ("islet:40_clone.js", include_str!("../js/40_clone.js")),
     ("islet:50_crypto.js", include_str!("../js/50_crypto.js")),
+    ("islet:80_blob.js", include_str!("../js/80_blob.js")),
     ("islet:90_fetch.js", include_str!("../js/90_fetch.js")),
 ];
