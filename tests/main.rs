@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bundles;
 mod config;
 mod embed;
 mod failures;
