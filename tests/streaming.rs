@@ -117,3 +117,92 @@ async fn each_chunk_reaches_the_client_when_it_is_written() {
         "the chunked body ends: {rest:?}"
     );
 }
+
+const SLOW_READER: &str = r#"
+export default {
+  async fetch(request) {
+    // Read three chunks, slowly, then give up on the rest.
+    const reader = request.body.getReader();
+    let consumed = 0;
+    for (let i = 0; i < 3; i++) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      consumed += value.length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await reader.cancel();
+    return new Response(`consumed ${consumed}`);
+  },
+};
+"#;
+
+#[test]
+fn a_slow_reader_slows_the_upload_and_cancel_stops_it() {
+    let project = Project::new();
+    project.file("slow.js", SLOW_READER).config(
+        r#"
+        [server]
+        max_body_mb = 200
+
+        [[tenant]]
+        name = "slow"
+        main = "slow.js"
+        routes = ["*/*"]
+        "#,
+    );
+    let server = project.serve();
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    const TOTAL: usize = 128 << 20;
+    stream
+        .write_all(
+            format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {TOTAL}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+
+    // Upload from another thread until the server stops taking bytes.
+    let mut writer = stream.try_clone().unwrap();
+    let upload = std::thread::spawn(move || {
+        let chunk = vec![b'u'; 64 * 1024];
+        let mut written = 0;
+        while written < TOTAL {
+            match writer.write(&chunk) {
+                Ok(n) => written += n,
+                Err(_) => break, // closed by the server, or stalled
+            }
+        }
+        written
+    });
+
+    let mut reply = Vec::new();
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(&reply).contains("consumed") {
+        let n = stream.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed without a response");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let consumed: usize = reply
+        .rsplit("consumed ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(consumed > 0);
+
+    let written = upload.join().unwrap();
+    // Without backpressure the host would have swallowed all 128 MiB; with
+    // it, the client got no further than what the tenant read plus the
+    // socket buffers.
+    assert!(
+        written < TOTAL / 2,
+        "the upload was not slowed down: {written} of {TOTAL} bytes sent, tenant read {consumed}"
+    );
+}

@@ -433,6 +433,23 @@
   const NULL_BODY_STATUS = [101, 204, 205, 304];
   const contextWaits = new WeakMap(); // ctx -> promises passed to waitUntil
   const writes = new Map(); // body write id -> resolve(accepted)
+  const bodyReads = new Map(); // body read id -> { controller, resolve }
+
+  // The request body as the host streams it: each pull asks the host for
+  // one chunk, so a tenant that reads slowly slows the upload down.
+  function requestBodyStream() {
+    return new ReadableStream(
+      {
+        pull(controller) {
+          return new Promise((resolve) => bodyReads.set(ops.bodyRead(), { controller, resolve }));
+        },
+        cancel() {
+          ops.bodyCancel();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
 
   // ---- Hooks for the host -------------------------------------------
 
@@ -470,14 +487,25 @@
 
     // Builds the Request handed to `fetch`. `headers` is a flat array of
     // names and values.
+    // `body` is a Uint8Array, or `true` when the host streams it.
     makeRequest(method, url, headers, body) {
       const pairs = [];
       for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-      return new Request(url, {
-        method,
-        headers: pairs,
-        body: method === "GET" || method === "HEAD" ? undefined : body,
-      });
+      const init = { method, headers: pairs };
+      if (method !== "GET" && method !== "HEAD") init.body = body === true ? requestBodyStream() : body;
+      return new Request(url, init);
+    },
+
+    // A chunk of a streamed request body arrived: bytes, `null` at the
+    // end, or an error message.
+    bodyChunk(id, chunk, error) {
+      const read = bodyReads.get(id);
+      bodyReads.delete(id);
+      if (!read) return;
+      if (typeof error === "string") read.controller.error(new TypeError(error));
+      else if (chunk === null) read.controller.close();
+      else read.controller.enqueue(chunk);
+      read.resolve();
     },
 
     // Builds the `ctx` argument of `fetch`.

@@ -7,6 +7,7 @@
 //! HTTP front in [`crate::server`] is a thin loop around it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use hyper::body::Body;
 use crate::body::ResponseBody;
 use crate::config::{Config, ServerConfig};
 use crate::engine::wasm::WasmEngine;
-use crate::engine::{Failure, TenantRequest};
+use crate::engine::{Failure, RequestBody, TenantRequest};
 use crate::metrics::Metrics;
 use crate::outcome::{OUTCOME_HEADER, Outcome};
 use crate::route::Router;
@@ -128,6 +129,7 @@ impl Host {
     pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes>,
+        B: Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
@@ -163,6 +165,7 @@ impl Host {
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes>,
+        B: Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         self.run(tenant, request, Instant::now()).await
@@ -176,12 +179,14 @@ impl Host {
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes>,
+        B: Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
         let logged = Request::from_parts(parts.clone(), ());
+        let overflow = Arc::new(AtomicBool::new(false));
         let result = async {
-            let body = self.read_body(&parts, body).await?;
+            let body = self.read_body(&parts, body, overflow.clone()).await?;
             let url = format!(
                 "http://{}{}",
                 request_host(&logged),
@@ -200,6 +205,12 @@ impl Host {
                 .await
         }
         .await;
+        // A streamed body that turned out too large overrides whatever the
+        // tenant made of its truncated body.
+        let result = match result {
+            _ if overflow.load(Ordering::Acquire) => Err(self.too_large()),
+            other => other,
+        };
 
         match result {
             Ok((head, chunks)) => {
@@ -226,44 +237,115 @@ impl Host {
         }
     }
 
-    /// Reads the request body, refusing more than `server.max_body_mb`.
-    async fn read_body<B>(&self, parts: &http::request::Parts, body: B) -> Result<Bytes, Failure>
+    fn too_large(&self) -> Failure {
+        Failure::new(
+            Outcome::BodyTooLarge,
+            format!(
+                "the request body exceeds {} MiB",
+                self.inner.server.max_body_mb
+            ),
+        )
+    }
+
+    /// Prepares the request body, refusing more than `server.max_body_mb`.
+    ///
+    /// A small body of known length is read at once. Any other body is
+    /// streamed to the tenant through a bounded channel by a task on the
+    /// front's runtime, which sets `overflow` if the body outgrows the
+    /// limit.
+    async fn read_body<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+        overflow: Arc<AtomicBool>,
+    ) -> Result<RequestBody, Failure>
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let limit = self.inner.server.max_body_mb.saturating_mul(1 << 20);
-        let too_large = || {
-            Failure::new(
-                Outcome::BodyTooLarge,
-                format!(
-                    "the request body exceeds {} MiB",
-                    self.inner.server.max_body_mb
-                ),
-            )
-        };
         let declared = parts
             .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
+            return Err(self.too_large());
         }
-        let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-        match limited.collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Err(e) => Err(Failure::new(
-                Outcome::BadRequest,
-                format!("reading the request body failed: {e}"),
-            )),
+        if body.is_end_stream() {
+            return Ok(RequestBody::empty());
         }
+        if declared.is_some_and(|n| n <= WHOLE_BODY_BYTES) {
+            let limited = Limited::new(body, WHOLE_BODY_BYTES as usize);
+            return match limited.collect().await {
+                Ok(collected) => Ok(RequestBody::Full(collected.to_bytes())),
+                Err(e) => Err(Failure::new(
+                    Outcome::BadRequest,
+                    format!("reading the request body failed: {e}"),
+                )),
+            };
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BODY_CHUNKS);
+        let message = self.too_large().message;
+        tokio::spawn(pump_body(body, tx, limit, overflow, message));
+        Ok(RequestBody::Stream(rx))
     }
 
     /// Stops the worker threads, giving running requests up to `grace`.
     pub fn shutdown(&self, grace: Duration) {
         self.inner.scheduler.shutdown(grace);
+    }
+}
+
+/// Bodies of known length up to this size are read before dispatch.
+const WHOLE_BODY_BYTES: u64 = 64 * 1024;
+
+/// Chunks a streamed request body may have in flight to its tenant.
+const STREAM_BODY_CHUNKS: usize = 2;
+
+/// Forwards a request body to its tenant chunk by chunk. Stops when the
+/// tenant drops the stream (it cancelled the body or finished), and sets
+/// `overflow` past `limit` bytes.
+async fn pump_body<B>(
+    body: B,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+    limit: u64,
+    overflow: Arc<AtomicBool>,
+    too_large: String,
+) where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = Box::pin(body);
+    let mut total: u64 = 0;
+    loop {
+        let frame = tokio::select! {
+            frame = body.frame() => frame.map(|f| f.map_err(|e| {
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                format!("reading the request body failed: {e}")
+            })),
+            () = tx.closed() => return,
+        };
+        let data = match frame {
+            None => return,
+            Some(Err(reason)) => {
+                let _ = tx.send(Err(reason)).await;
+                return;
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue, // trailers
+            },
+        };
+        total += data.len() as u64;
+        if total > limit {
+            overflow.store(true, Ordering::Release);
+            let _ = tx.send(Err(too_large)).await;
+            return;
+        }
+        if tx.send(Ok(data)).await.is_err() {
+            return;
+        }
     }
 }
 

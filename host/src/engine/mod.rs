@@ -109,8 +109,8 @@ pub trait Isolate {
     fn memory_bytes(&self) -> usize;
 }
 
-/// A request as an isolate sees it: the head and the whole body.
-#[derive(Debug, Clone)]
+/// A request as an isolate sees it: the head and its body.
+#[derive(Debug)]
 pub struct TenantRequest {
     /// The HTTP method.
     pub method: Method,
@@ -118,8 +118,43 @@ pub struct TenantRequest {
     pub url: String,
     /// The request headers.
     pub headers: HeaderMap,
-    /// The request body, already bounded by `server.max_body_mb`.
-    pub body: Bytes,
+    /// The request body, bounded by `server.max_body_mb`.
+    pub body: RequestBody,
+}
+
+/// A request body: whole, or arriving chunk by chunk.
+///
+/// A streamed body comes through a small bounded channel: while the
+/// tenant does not read, the front stops reading from the client, so a
+/// slow reader slows the upload down instead of buffering it. Dropping
+/// the stream (the tenant cancels the body) stops the upload.
+#[derive(Debug)]
+pub enum RequestBody {
+    /// All of it, read up front (small bodies with a known length).
+    Full(Bytes),
+    /// Chunks as they arrive; an `Err` ends the body with that reason.
+    Stream(mpsc::Receiver<Result<Bytes, String>>),
+}
+
+impl RequestBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        RequestBody::Full(Bytes::new())
+    }
+
+    /// Reads the whole body, for engines and callers that need it at once.
+    pub async fn collect(self) -> Result<Bytes, String> {
+        match self {
+            RequestBody::Full(bytes) => Ok(bytes),
+            RequestBody::Stream(mut chunks) => {
+                let mut all = Vec::new();
+                while let Some(chunk) = chunks.recv().await {
+                    all.extend_from_slice(&chunk?);
+                }
+                Ok(Bytes::from(all))
+            }
+        }
+    }
 }
 
 /// The status and headers of a response.

@@ -39,8 +39,8 @@ use wasmtime::{
 };
 
 use super::{
-    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
-    SinkError, Startup, TenantRequest,
+    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, RequestBody, ResponseHead,
+    ResponseSink, SinkError, Startup, TenantRequest,
 };
 use crate::cpu::{CpuMeter, Interrupt};
 use crate::tenant::Tenant;
@@ -278,7 +278,7 @@ impl Isolate for WasmIsolate {
 
             inner.store.data_mut().call = Some(CallState {
                 request,
-                body_offset: 0,
+                pending: Bytes::new(),
                 status: StatusCode::OK,
                 headers: HeaderMap::new(),
                 sink,
@@ -391,7 +391,8 @@ pub struct HostState {
 /// The request being handled and the response being built.
 struct CallState {
     request: TenantRequest,
-    body_offset: usize,
+    /// Body bytes received but not yet read by the guest.
+    pending: Bytes,
     status: StatusCode,
     headers: HeaderMap,
     sink: ResponseSink,
@@ -542,18 +543,30 @@ fn define_abi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
 
-    linker.func_wrap(
+    linker.func_wrap_async(
         m,
         import::REQUEST_BODY_READ,
-        |mut caller: Caller<'_, HostState>, buf: i32, cap: i32| {
-            let f = import::REQUEST_BODY_READ;
-            let call = call_state(&mut caller, f)?;
-            let rest = call.request.body.slice(call.body_offset..);
-            let n = rest.len().min(cap as u32 as usize);
-            let chunk = rest.slice(..n);
-            write_guest(&mut caller, f, buf, n as i32, &chunk)?;
-            call_state(&mut caller, f)?.body_offset += n;
-            Ok(n as i32)
+        |mut caller: Caller<'_, HostState>, (buf, cap): (i32, i32)| {
+            Box::new(async move {
+                let f = import::REQUEST_BODY_READ;
+                // Refill from the request body when the guest has read
+                // everything received so far; a streamed body waits here.
+                let call = call_state(&mut caller, f)?;
+                if call.pending.is_empty() {
+                    call.pending = match &mut call.request.body {
+                        RequestBody::Full(bytes) => std::mem::take(bytes),
+                        RequestBody::Stream(chunks) => match chunks.recv().await {
+                            Some(Ok(chunk)) => chunk,
+                            Some(Err(reason)) => bail!("the request body failed: {reason}"),
+                            None => Bytes::new(),
+                        },
+                    };
+                }
+                let n = call.pending.len().min(cap as u32 as usize);
+                let chunk = call.pending.split_to(n);
+                write_guest(&mut caller, f, buf, n as i32, &chunk)?;
+                Ok(n as i32)
+            })
         },
     )?;
 

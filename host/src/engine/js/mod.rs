@@ -37,8 +37,8 @@ use tokio::sync::mpsc;
 use self::memory::MemoryGuard;
 use self::ops::string_array;
 use super::{
-    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseHead, ResponseSink,
-    SinkError, Startup, TenantRequest,
+    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, RequestBody, ResponseHead,
+    ResponseSink, SinkError, Startup, TenantRequest,
 };
 use crate::cpu::{CpuMeter, Interrupt};
 use crate::outbound::OutboundResponse;
@@ -214,7 +214,12 @@ enum Event {
     Fetch(u32, Result<OutboundResponse, String>),
     /// A response body chunk was taken by the client (or dropped).
     Written(u32, bool),
+    /// A request body chunk: bytes, `None` at the end, or why it failed.
+    BodyChunk(u32, Option<Result<Bytes, String>>),
 }
+
+/// A streamed request body, read one chunk at a time by `bodyRead`.
+type BodyReceiver = Rc<RefCell<Option<mpsc::Receiver<Result<Bytes, String>>>>>;
 
 /// What native operations need of the request whose slice is running.
 #[derive(Clone)]
@@ -225,6 +230,8 @@ struct RequestLink {
     events: mpsc::UnboundedSender<Event>,
     /// Where its response goes.
     sink: ResponseSink,
+    /// Its body, when the host streams it.
+    body: BodyReceiver,
 }
 
 impl RequestLink {
@@ -257,6 +264,7 @@ struct JsState {
     fetch_failed: v8::Global<v8::Function>,
     pump_body: v8::Global<v8::Function>,
     body_written: v8::Global<v8::Function>,
+    body_chunk: v8::Global<v8::Function>,
 }
 
 /// A live V8 isolate running one tenant.
@@ -382,7 +390,13 @@ impl JsIsolate {
                 headers.set_index(tc, (2 * i) as u32, name.into());
                 headers.set_index(tc, (2 * i + 1) as u32, value.into());
             }
-            let body = bytes_to_uint8array(tc, &request.body).into();
+            let body = match request.body {
+                RequestBody::Full(bytes) => bytes_to_uint8array(tc, &bytes).into(),
+                RequestBody::Stream(chunks) => {
+                    *link.body.borrow_mut() = Some(chunks);
+                    v8::Boolean::new(tc, true).into()
+                }
+            };
             let make_request = v8::Local::new(tc, &state.make_request);
             let req = make_request
                 .call(tc, undefined, &[method, url, headers.into(), body])
@@ -551,6 +565,17 @@ fn fire_event(tc: &mut TryCatch<'_, '_, '_, '_>, state: &JsState, event: Event) 
             let accepted = v8::Boolean::new(tc, accepted).into();
             written.call(tc, undefined, &[id, accepted])
         }
+        Event::BodyChunk(id, chunk) => {
+            let hook = v8::Local::new(tc, &state.body_chunk);
+            let id = v8::Integer::new_from_unsigned(tc, id).into();
+            let null: v8::Local<v8::Value> = v8::null(tc).into();
+            let (chunk, error) = match chunk {
+                Some(Ok(bytes)) => (bytes_to_uint8array(tc, &bytes).into(), undefined),
+                None => (null, undefined),
+                Some(Err(reason)) => (null, v8_str(tc, &reason).into()),
+            };
+            hook.call(tc, undefined, &[id, chunk, error])
+        }
         Event::Fetch(id, result) => {
             host(tc).fetches.remove(&id);
             let id = v8::Integer::new_from_unsigned(tc, id).into();
@@ -692,6 +717,7 @@ impl Isolate for JsIsolate {
             let link = RequestLink {
                 events: events_tx,
                 sink: sink.clone(),
+                body: Rc::default(),
             };
 
             // Run the handler until its response is known.
@@ -798,6 +824,7 @@ fn setup(
     let fetch_failed = hook(tc, "fetchFailed")?;
     let pump_body = hook(tc, "pumpBody")?;
     let body_written = hook(tc, "bodyWritten")?;
+    let body_chunk = hook(tc, "bodyChunk")?;
 
     // Per-context state (the clock's origin) starts now, not when the
     // snapshot was made.
@@ -866,6 +893,7 @@ fn setup(
         fetch_failed,
         pump_body,
         body_written,
+        body_chunk,
     })
 }
 

@@ -25,6 +25,8 @@ pub(super) fn table() -> Vec<(&'static str, v8::FunctionCallback)> {
         ("fetchStart", op_fetch_start.map_fn_to()),
         ("fetchCancel", op_fetch_cancel.map_fn_to()),
         ("bodyWrite", op_body_write.map_fn_to()),
+        ("bodyRead", op_body_read.map_fn_to()),
+        ("bodyCancel", op_body_cancel.map_fn_to()),
         ("urlParse", op_url_parse.map_fn_to()),
         ("urlSet", op_url_set.map_fn_to()),
         ("randomFill", op_random_fill.map_fn_to()),
@@ -178,6 +180,49 @@ fn op_body_write(
         let _ = link.events.send(Event::Written(id, accepted));
     });
     rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `bodyRead() -> id`: asks for the next chunk of the running request's
+/// streamed body; it arrives as `Event::BodyChunk`.
+fn op_body_read(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let host_state = host(scope);
+    let Some(link) = host_state.current.clone() else {
+        throw_type_error(scope, "bodyRead outside of a request");
+        return;
+    };
+    let id = host_state.next_fetch;
+    host_state.next_fetch = host_state.next_fetch.wrapping_add(1).max(1);
+    tokio::task::spawn_local(async move {
+        // Reads never overlap (a stream pulls once at a time), so the
+        // receiver can leave its cell while it waits.
+        let receiver = link.body.borrow_mut().take();
+        let chunk = match receiver {
+            Some(mut receiver) => {
+                let chunk = receiver.recv().await;
+                *link.body.borrow_mut() = Some(receiver);
+                chunk
+            }
+            None => None,
+        };
+        let _ = link.events.send(Event::BodyChunk(id, chunk));
+    });
+    rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `bodyCancel()`: drops the running request's streamed body, which stops
+/// the upload.
+fn op_body_cancel(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(link) = host(scope).current.clone() {
+        link.body.borrow_mut().take();
+    }
 }
 
 /// `fetchCancel(id)`.
