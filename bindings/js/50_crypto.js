@@ -1,5 +1,7 @@
-// Web Crypto: crypto.getRandomValues, crypto.randomUUID and crypto.subtle
-// (digest; HMAC keys, sign and verify; raw and JWK import and export).
+// Web Crypto: crypto.getRandomValues, crypto.randomUUID and crypto.subtle:
+// digest; HMAC, AES-GCM, ECDSA (P-256) and RSASSA-PKCS1-v1_5 keys (raw,
+// JWK, SPKI and PKCS#8 where the spec allows them), sign, verify, encrypt
+// and decrypt.
 // Primitives are the host's (RustCrypto); this file checks arguments and
 // shapes results as the Web Crypto spec says.
 (function (ops, platform) {
@@ -134,6 +136,7 @@
     if (format === "raw") return material.slice().buffer;
     if (format === "jwk") {
       const jwk = { kty: "oct", k: toBase64Url(material), key_ops: [...key.usages], ext: key.extractable };
+      if (key.algorithm.name === "AES-GCM") jwk.alg = `A${key.algorithm.length}GCM`;
       if (key.algorithm.name === "HMAC") {
         const hash = key.algorithm.hash.name;
         jwk.alg = hash === "SHA-1" ? "HS1" : "HS" + hash.slice(4);
@@ -141,6 +144,107 @@
       return jwk;
     }
     throw notSupported(`exporting keys in the "${format}" format`);
+  }
+
+  // Host crypto errors carry their DOMException name in the message.
+  function host(f) {
+    try {
+      return f();
+    } catch (error) {
+      const m = /^(\w+Error): ([\s\S]*)$/.exec(error?.message ?? "");
+      if (m && !(error instanceof DOMException)) throw new DOMException(m[2], m[1]);
+      throw error;
+    }
+  }
+
+  // ---- AES-GCM ------------------------------------------------------------
+
+  function importAes(format, keyData, extractable, usages) {
+    checkUsages(usages, ["encrypt", "decrypt", "wrapKey", "unwrapKey"]);
+    let material;
+    if (format === "raw") material = bytesOf(keyData);
+    else if (format === "jwk") {
+      if (keyData?.kty !== "oct" || typeof keyData.k !== "string") throw new DOMException("an AES JWK needs kty \"oct\" and k", "DataError");
+      material = fromBase64Url(keyData.k);
+    } else throw notSupported(`importing AES keys in the "${format}" format`);
+    if (![16, 32].includes(material.length)) throw new DOMException(`AES-GCM keys are 128 or 256 bits, not ${material.length * 8}`, "DataError");
+    return new CryptoKey(KEY, "secret", Boolean(extractable), { name: "AES-GCM", length: material.length * 8 }, usages, material);
+  }
+
+  function aesGcm(encrypt, algorithm, key, data) {
+    const material = keyFor(key, "AES-GCM", encrypt ? "encrypt" : "decrypt");
+    if (algorithm.tagLength !== undefined && algorithm.tagLength !== 128) throw notSupported(`an AES-GCM tag of ${algorithm.tagLength} bits`);
+    const iv = bytesOf(algorithm.iv);
+    const aad = algorithm.additionalData === undefined ? new Uint8Array(0) : bytesOf(algorithm.additionalData);
+    return host(() => ops.aesGcm(encrypt, material, iv, bytesOf(data), aad)).buffer;
+  }
+
+  // ---- ECDSA and RSASSA-PKCS1-v1_5 -----------------------------------------
+
+  // Key material of an asymmetric key: DER, private (PKCS#8) or public (SPKI).
+  const asymmetric = (der) => ({ private: der[0], public: der[1] });
+
+  function importEc(format, keyData, algorithm, extractable, usages) {
+    if (algorithm.namedCurve !== "P-256") throw notSupported(`the curve ${algorithm.namedCurve}`);
+    let der;
+    if (format === "jwk") {
+      if (keyData?.kty !== "EC" || keyData.crv !== "P-256") throw new DOMException("an ECDSA JWK needs kty \"EC\" and crv \"P-256\"", "DataError");
+      der = host(() => ops.ecFromJwk(keyData.d === undefined ? null : fromBase64Url(keyData.d), fromBase64Url(keyData.x), fromBase64Url(keyData.y)));
+    } else if (format === "raw") der = host(() => ops.ecFromRaw(bytesOf(keyData)));
+    else if (format === "spki") der = host(() => ops.ecFromDer(false, bytesOf(keyData)));
+    else if (format === "pkcs8") der = host(() => ops.ecFromDer(true, bytesOf(keyData)));
+    else throw notSupported(`importing ECDSA keys in the "${format}" format`);
+    const isPrivate = der[0] !== null;
+    checkUsages(usages, isPrivate ? ["sign"] : ["verify"]);
+    return new CryptoKey(KEY, isPrivate ? "private" : "public", Boolean(extractable), { name: "ECDSA", namedCurve: "P-256" }, usages, asymmetric(der));
+  }
+
+  function generateEc(algorithm, extractable, usages) {
+    if (algorithm.namedCurve !== "P-256") throw notSupported(`the curve ${algorithm.namedCurve}`);
+    checkUsages(usages, ["sign", "verify"]);
+    const der = host(() => ops.ecGenerate());
+    const alg = { name: "ECDSA", namedCurve: "P-256" };
+    return {
+      privateKey: new CryptoKey(KEY, "private", Boolean(extractable), alg, usages.filter((u) => u === "sign"), asymmetric(der)),
+      publicKey: new CryptoKey(KEY, "public", true, alg, usages.filter((u) => u === "verify"), { private: null, public: der[1] }),
+    };
+  }
+
+  function importRsa(format, keyData, algorithm, extractable, usages) {
+    const hash = normaliseHash(algorithm.hash);
+    let der;
+    if (format === "jwk") {
+      if (keyData?.kty !== "RSA") throw new DOMException("an RSA JWK needs kty \"RSA\"", "DataError");
+      const part = (k) => (keyData[k] === undefined ? null : fromBase64Url(keyData[k]));
+      der = host(() => ops.rsaFromJwk(fromBase64Url(keyData.n), fromBase64Url(keyData.e), part("d"), part("p"), part("q")));
+    } else if (format === "spki") der = host(() => ops.rsaFromDer(false, bytesOf(keyData)));
+    else if (format === "pkcs8") der = host(() => ops.rsaFromDer(true, bytesOf(keyData)));
+    else throw notSupported(`importing RSA keys in the "${format}" format`);
+    const isPrivate = der[0] !== null;
+    checkUsages(usages, isPrivate ? ["sign"] : ["verify"]);
+    const [, e, modulusLength] = host(() => ops.rsaPublicParts(der[1]));
+    const alg = { name: "RSASSA-PKCS1-v1_5", hash: { name: hash }, modulusLength, publicExponent: e };
+    return new CryptoKey(KEY, isPrivate ? "private" : "public", Boolean(extractable), alg, usages, asymmetric(der));
+  }
+
+  function exportAsymmetric(format, key) {
+    if (!key.extractable) throw new DOMException("the key is not extractable", "InvalidAccessError");
+    const der = secret.get(key);
+    const name = key.algorithm.name;
+    if (format === "spki" && key.type === "public") return der.public.slice().buffer;
+    if (format === "pkcs8" && key.type === "private") return der.private.slice().buffer;
+    if (format === "raw" && name === "ECDSA" && key.type === "public") return host(() => ops.ecToRaw(der.public)).buffer;
+    if (format === "jwk" && name === "ECDSA") {
+      const [x, y, d] = host(() => ops.ecToJwk(der.private, der.public));
+      const jwk = { kty: "EC", crv: "P-256", x: toBase64Url(x), y: toBase64Url(y), key_ops: [...key.usages], ext: true };
+      if (d) jwk.d = toBase64Url(d);
+      return jwk;
+    }
+    if (format === "jwk" && name === "RSASSA-PKCS1-v1_5" && key.type === "public") {
+      const [n, e] = host(() => ops.rsaPublicParts(der.public));
+      return { kty: "RSA", n: toBase64Url(n), e: toBase64Url(e), alg: "RS" + key.algorithm.hash.name.slice(4), key_ops: [...key.usages], ext: true };
+    }
+    throw notSupported(`exporting a ${key.type} ${name} key in the "${format}" format`);
   }
 
   // ---- SubtleCrypto -------------------------------------------------------
@@ -166,19 +270,31 @@
 
     importKey: promised((format, keyData, algorithm, extractable, usages) => {
       const name = algorithmName(algorithm).toUpperCase();
-      if (name === "HMAC") return importHmac(format, keyData, typeof algorithm === "string" ? {} : algorithm, extractable, usages);
-      throw notSupported(`the ${algorithmName(algorithm)} algorithm yet`);
+      const params = typeof algorithm === "string" ? {} : algorithm;
+      if (name === "HMAC") return importHmac(format, keyData, params, extractable, usages);
+      if (name === "AES-GCM") return importAes(format, keyData, extractable, usages);
+      if (name === "ECDSA") return importEc(format, keyData, params, extractable, usages);
+      if (name === "RSASSA-PKCS1-V1_5") return importRsa(format, keyData, params, extractable, usages);
+      throw notSupported(`the ${algorithmName(algorithm)} algorithm`);
     }),
 
     exportKey: promised((format, key) => {
       if (!(key instanceof CryptoKey)) throw new TypeError("expected a CryptoKey");
-      return exportSecret(format, key);
+      if (key.type === "secret") return exportSecret(format, key);
+      return exportAsymmetric(format, key);
     }),
 
     generateKey: promised((algorithm, extractable, usages) => {
       const name = algorithmName(algorithm).toUpperCase();
       if (name === "HMAC") return generateHmac(algorithm, extractable, usages);
-      throw notSupported(`the ${algorithmName(algorithm)} algorithm yet`);
+      if (name === "AES-GCM") {
+        const length = Number(algorithm.length);
+        if (![128, 256].includes(length)) throw new DOMException("AES-GCM keys are 128 or 256 bits", "OperationError");
+        checkUsages(usages, ["encrypt", "decrypt", "wrapKey", "unwrapKey"]);
+        return new CryptoKey(KEY, "secret", Boolean(extractable), { name: "AES-GCM", length }, usages, ops.randomFill(new Uint8Array(length / 8)));
+      }
+      if (name === "ECDSA") return generateEc(algorithm, extractable, usages);
+      throw notSupported(`generating ${algorithmName(algorithm)} keys`);
     }),
 
     sign: promised((algorithm, key, data) => {
@@ -187,7 +303,15 @@
         const material = keyFor(key, "HMAC", "sign");
         return ops.hmacSign(key.algorithm.hash.name, material, bytesOf(data)).buffer;
       }
-      throw notSupported(`signing with ${algorithmName(algorithm)} yet`);
+      if (name === "ECDSA") {
+        const der = keyFor(key, "ECDSA", "sign");
+        return host(() => ops.ecdsaSign(normaliseHash(algorithm.hash), der.private, bytesOf(data))).buffer;
+      }
+      if (name === "RSASSA-PKCS1-V1_5") {
+        const der = keyFor(key, "RSASSA-PKCS1-v1_5", "sign");
+        return host(() => ops.rsaSign(key.algorithm.hash.name, der.private, bytesOf(data))).buffer;
+      }
+      throw notSupported(`signing with ${algorithmName(algorithm)}`);
     }),
 
     verify: promised((algorithm, key, signature, data) => {
@@ -196,7 +320,25 @@
         const material = keyFor(key, "HMAC", "verify");
         return ops.hmacVerify(key.algorithm.hash.name, material, bytesOf(data), bytesOf(signature));
       }
-      throw notSupported(`verifying with ${algorithmName(algorithm)} yet`);
+      if (name === "ECDSA") {
+        const der = keyFor(key, "ECDSA", "verify");
+        return host(() => ops.ecdsaVerify(normaliseHash(algorithm.hash), der.public, bytesOf(data), bytesOf(signature)));
+      }
+      if (name === "RSASSA-PKCS1-V1_5") {
+        const der = keyFor(key, "RSASSA-PKCS1-v1_5", "verify");
+        return host(() => ops.rsaVerify(key.algorithm.hash.name, der.public, bytesOf(data), bytesOf(signature)));
+      }
+      throw notSupported(`verifying with ${algorithmName(algorithm)}`);
+    }),
+
+    encrypt: promised((algorithm, key, data) => {
+      if (algorithmName(algorithm).toUpperCase() === "AES-GCM") return aesGcm(true, algorithm, key, data);
+      throw notSupported(`encrypting with ${algorithmName(algorithm)}`);
+    }),
+
+    decrypt: promised((algorithm, key, data) => {
+      if (algorithmName(algorithm).toUpperCase() === "AES-GCM") return aesGcm(false, algorithm, key, data);
+      throw notSupported(`decrypting with ${algorithmName(algorithm)}`);
     }),
   });
 

@@ -33,6 +33,20 @@ pub(super) fn table() -> Vec<(&'static str, v8::FunctionCallback)> {
         ("digest", op_digest.map_fn_to()),
         ("hmacSign", op_hmac_sign.map_fn_to()),
         ("hmacVerify", op_hmac_verify.map_fn_to()),
+        ("aesGcm", op_aes_gcm.map_fn_to()),
+        ("ecFromJwk", op_ec_from_jwk.map_fn_to()),
+        ("ecFromRaw", op_ec_from_raw.map_fn_to()),
+        ("ecFromDer", op_ec_from_der.map_fn_to()),
+        ("ecGenerate", op_ec_generate.map_fn_to()),
+        ("ecToJwk", op_ec_to_jwk.map_fn_to()),
+        ("ecToRaw", op_ec_to_raw.map_fn_to()),
+        ("ecdsaSign", op_ecdsa_sign.map_fn_to()),
+        ("ecdsaVerify", op_ecdsa_verify.map_fn_to()),
+        ("rsaFromJwk", op_rsa_from_jwk.map_fn_to()),
+        ("rsaFromDer", op_rsa_from_der.map_fn_to()),
+        ("rsaPublicParts", op_rsa_public_parts.map_fn_to()),
+        ("rsaSign", op_rsa_sign.map_fn_to()),
+        ("rsaVerify", op_rsa_verify.map_fn_to()),
     ]
 }
 
@@ -445,4 +459,324 @@ fn op_log(
         islet_bindings::log::Level::from_i32(level),
         &message,
     );
+}
+
+// ---- Asymmetric keys and AES-GCM ----------------------------------------
+//
+// Keys cross the boundary as DER (PKCS#8 private, SPKI public); failures
+// throw an `Error` whose message starts with the Web Crypto error name,
+// which the JS layer turns into a `DOMException`.
+
+use islet_bindings::crypto::{self as crypto, CryptoError, KeyDer};
+
+fn throw_crypto(scope: &mut v8::PinScope, error: CryptoError) {
+    let message = v8_str(scope, &error.to_string());
+    let exception = v8::Exception::error(scope, message);
+    scope.throw_exception(exception);
+}
+
+/// Optional bytes: `undefined` and `null` are `None`.
+fn optional_bytes(
+    scope: &mut v8::PinScope,
+    value: v8::Local<v8::Value>,
+    op: &str,
+) -> Option<Option<Vec<u8>>> {
+    if value.is_null_or_undefined() {
+        return Some(None);
+    }
+    bytes_arg(scope, value, op).map(Some)
+}
+
+fn bytes_or_null<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bytes: Option<&[u8]>,
+) -> v8::Local<'s, v8::Value> {
+    match bytes {
+        Some(bytes) => bytes_to_uint8array(scope, bytes).into(),
+        None => v8::null(scope).into(),
+    }
+}
+
+/// `[pkcs8 | null, spki]`.
+fn key_der(
+    scope: &mut v8::PinScope,
+    rv: &mut v8::ReturnValue<v8::Value>,
+    result: Result<KeyDer, CryptoError>,
+) {
+    match result {
+        Ok(key) => {
+            let private = bytes_or_null(scope, key.private.as_deref());
+            let public = bytes_to_uint8array(scope, &key.public).into();
+            rv.set(v8::Array::new_with_elements(scope, &[private, public]).into());
+        }
+        Err(e) => throw_crypto(scope, e),
+    }
+}
+
+fn bytes_result(
+    scope: &mut v8::PinScope,
+    rv: &mut v8::ReturnValue<v8::Value>,
+    result: Result<Vec<u8>, CryptoError>,
+) {
+    match result {
+        Ok(bytes) => rv.set(bytes_to_uint8array(scope, &bytes).into()),
+        Err(e) => throw_crypto(scope, e),
+    }
+}
+
+fn bool_result(
+    scope: &mut v8::PinScope,
+    rv: &mut v8::ReturnValue<v8::Value>,
+    result: Result<bool, CryptoError>,
+) {
+    match result {
+        Ok(ok) => rv.set_bool(ok),
+        Err(e) => throw_crypto(scope, e),
+    }
+}
+
+/// `aesGcm(encrypt, key, iv, data, aad) -> bytes`.
+fn op_aes_gcm(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let encrypt = args.get(0).is_true();
+    let (Some(key), Some(iv), Some(data), Some(aad)) = (
+        bytes_arg(scope, args.get(1), "aesGcm"),
+        bytes_arg(scope, args.get(2), "aesGcm"),
+        bytes_arg(scope, args.get(3), "aesGcm"),
+        bytes_arg(scope, args.get(4), "aesGcm"),
+    ) else {
+        return;
+    };
+    let result = crypto::aes_gcm(encrypt, &key, &iv, &data, &aad);
+    bytes_result(scope, &mut rv, result);
+}
+
+/// `ecFromJwk(d | null, x, y) -> [pkcs8 | null, spki]`.
+fn op_ec_from_jwk(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let (Some(d), Some(x), Some(y)) = (
+        optional_bytes(scope, args.get(0), "ecFromJwk"),
+        bytes_arg(scope, args.get(1), "ecFromJwk"),
+        bytes_arg(scope, args.get(2), "ecFromJwk"),
+    ) else {
+        return;
+    };
+    let result = crypto::ec_from_jwk(d.as_deref(), &x, &y);
+    key_der(scope, &mut rv, result);
+}
+
+/// `ecFromRaw(point) -> [null, spki]`.
+fn op_ec_from_raw(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(point) = bytes_arg(scope, args.get(0), "ecFromRaw") else {
+        return;
+    };
+    let result = crypto::ec_from_raw(&point);
+    key_der(scope, &mut rv, result);
+}
+
+/// `ecFromDer(private, der) -> [pkcs8 | null, spki]`.
+fn op_ec_from_der(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let private = args.get(0).is_true();
+    let Some(der) = bytes_arg(scope, args.get(1), "ecFromDer") else {
+        return;
+    };
+    let result = crypto::ec_from_der(private, &der);
+    key_der(scope, &mut rv, result);
+}
+
+/// `ecGenerate() -> [pkcs8, spki]`.
+fn op_ec_generate(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let result = crypto::ec_generate();
+    key_der(scope, &mut rv, result);
+}
+
+/// `ecToJwk(pkcs8 | null, spki) -> [x, y, d | null]`.
+fn op_ec_to_jwk(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let (Some(private), Some(public)) = (
+        optional_bytes(scope, args.get(0), "ecToJwk"),
+        bytes_arg(scope, args.get(1), "ecToJwk"),
+    ) else {
+        return;
+    };
+    match crypto::ec_to_jwk(&KeyDer { private, public }) {
+        Ok(jwk) => {
+            let x = bytes_to_uint8array(scope, &jwk.x).into();
+            let y = bytes_to_uint8array(scope, &jwk.y).into();
+            let d = bytes_or_null(scope, jwk.d.as_deref());
+            rv.set(v8::Array::new_with_elements(scope, &[x, y, d]).into());
+        }
+        Err(e) => throw_crypto(scope, e),
+    }
+}
+
+/// `ecToRaw(spki) -> point`.
+fn op_ec_to_raw(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(spki) = bytes_arg(scope, args.get(0), "ecToRaw") else {
+        return;
+    };
+    let result = crypto::ec_to_raw(&spki);
+    bytes_result(scope, &mut rv, result);
+}
+
+/// `ecdsaSign(hash, pkcs8, data) -> signature`.
+fn op_ecdsa_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data)) = (
+        bytes_arg(scope, args.get(1), "ecdsaSign"),
+        bytes_arg(scope, args.get(2), "ecdsaSign"),
+    ) else {
+        return;
+    };
+    let result = crypto::ecdsa_sign(&hash, &key, &data);
+    bytes_result(scope, &mut rv, result);
+}
+
+/// `ecdsaVerify(hash, spki, data, signature) -> bool`.
+fn op_ecdsa_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data), Some(signature)) = (
+        bytes_arg(scope, args.get(1), "ecdsaVerify"),
+        bytes_arg(scope, args.get(2), "ecdsaVerify"),
+        bytes_arg(scope, args.get(3), "ecdsaVerify"),
+    ) else {
+        return;
+    };
+    let result = crypto::ecdsa_verify(&hash, &key, &data, &signature);
+    bool_result(scope, &mut rv, result);
+}
+
+/// `rsaFromJwk(n, e, d?, p?, q?) -> [pkcs8 | null, spki]`.
+fn op_rsa_from_jwk(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let (Some(n), Some(e), Some(d), Some(p), Some(q)) = (
+        bytes_arg(scope, args.get(0), "rsaFromJwk"),
+        bytes_arg(scope, args.get(1), "rsaFromJwk"),
+        optional_bytes(scope, args.get(2), "rsaFromJwk"),
+        optional_bytes(scope, args.get(3), "rsaFromJwk"),
+        optional_bytes(scope, args.get(4), "rsaFromJwk"),
+    ) else {
+        return;
+    };
+    let private = match (&d, &p, &q) {
+        (Some(d), Some(p), Some(q)) => Some((&d[..], &p[..], &q[..])),
+        (None, _, _) => None,
+        _ => {
+            throw_crypto(
+                scope,
+                CryptoError {
+                    kind: "DataError",
+                    message: "a private RSA JWK needs d, p and q".into(),
+                },
+            );
+            return;
+        }
+    };
+    let result = crypto::rsa_from_jwk(&n, &e, private);
+    key_der(scope, &mut rv, result);
+}
+
+/// `rsaFromDer(private, der) -> [pkcs8 | null, spki]`.
+fn op_rsa_from_der(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let private = args.get(0).is_true();
+    let Some(der) = bytes_arg(scope, args.get(1), "rsaFromDer") else {
+        return;
+    };
+    let result = crypto::rsa_from_der(private, &der);
+    key_der(scope, &mut rv, result);
+}
+
+/// `rsaPublicParts(spki) -> [n, e, modulusLength]`.
+fn op_rsa_public_parts(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(spki) = bytes_arg(scope, args.get(0), "rsaPublicParts") else {
+        return;
+    };
+    match crypto::rsa_public_parts(&spki) {
+        Ok((n, e, bits)) => {
+            let n = bytes_to_uint8array(scope, &n).into();
+            let e = bytes_to_uint8array(scope, &e).into();
+            let bits = v8::Integer::new_from_unsigned(scope, bits).into();
+            rv.set(v8::Array::new_with_elements(scope, &[n, e, bits]).into());
+        }
+        Err(e) => throw_crypto(scope, e),
+    }
+}
+
+/// `rsaSign(hash, pkcs8, data) -> signature`.
+fn op_rsa_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data)) = (
+        bytes_arg(scope, args.get(1), "rsaSign"),
+        bytes_arg(scope, args.get(2), "rsaSign"),
+    ) else {
+        return;
+    };
+    let result = crypto::rsa_sign(&hash, &key, &data);
+    bytes_result(scope, &mut rv, result);
+}
+
+/// `rsaVerify(hash, spki, data, signature) -> bool`.
+fn op_rsa_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = args.get(0).to_rust_string_lossy(scope);
+    let (Some(key), Some(data), Some(signature)) = (
+        bytes_arg(scope, args.get(1), "rsaVerify"),
+        bytes_arg(scope, args.get(2), "rsaVerify"),
+        bytes_arg(scope, args.get(3), "rsaVerify"),
+    ) else {
+        return;
+    };
+    let result = crypto::rsa_verify(&hash, &key, &data, &signature);
+    bool_result(scope, &mut rv, result);
 }
