@@ -17,6 +17,11 @@ fn project() -> Project {
                 if (request.url.endsWith("/reject")) throw new TypeError("rejected later");
                 if (request.url.endsWith("/not-a-response")) return { status: 200 };
                 if (request.url.endsWith("/string")) return "hello";
+                if (request.url.endsWith("/unhandled")) {
+                  Promise.reject(new RangeError("nobody catches me"));
+                  Promise.reject(new Error("caught later")).catch(() => {});
+                  return new Response("answered anyway");
+                }
                 return new Response("fine");
               },
             };
@@ -165,4 +170,18 @@ async fn a_module_that_throws_at_start_up_fails_its_requests_only() {
     assert_eq!((reply.status, reply.outcome()), (500, Some("exception")));
     server.wait_for_log(&["WARN", "bad", "top-level failure"]);
     assert_eq!(server.get("good.test", "/").await.body, "good");
+}
+
+#[tokio::test]
+async fn unhandled_rejections_are_logged_and_the_request_still_answers() {
+    let project = project();
+    let server = project.serve();
+    let reply = server.get("js.test", "/unhandled").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "answered anyway")
+    );
+    let line = server.wait_for_log(&["WARN", "thrower", "unhandled promise rejection"]);
+    assert!(line.contains("RangeError: nobody catches me"), "{line}");
+    assert!(!server.logs().contains("caught later"));
 }

@@ -145,6 +145,7 @@ impl Program for JsProgram {
         );
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_promise_reject_callback(on_promise_reject);
+        isolate.set_allow_wasm_code_generation_callback(no_wasm_from_bytes);
         isolate.set_slot(JsHost {
             tenant: tenant.name().to_string(),
             now_ms: epoch_ms(),
@@ -605,6 +606,15 @@ fn epoch_ms() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// WebAssembly compiled from bytes at run time is code the tenant did not
+/// deploy: refuse it, as `eval` is refused.
+unsafe extern "C" fn no_wasm_from_bytes(
+    _context: v8::Local<v8::Context>,
+    _source: v8::Local<v8::String>,
+) -> bool {
+    false
 }
 
 /// Notes promises rejected without a handler; handlers attached later in
