@@ -202,3 +202,42 @@ async fn islet_dev_serves_the_example_on_every_route() {
         "Hello from JavaScript! You asked for GET http://anything.example/some/path\n"
     );
 }
+
+#[tokio::test]
+async fn the_start_up_snapshot_is_cached_on_disk() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let worker = example("hello-js/worker.js");
+    let env = [("ISLET_CACHE_DIR", cache_dir)];
+
+    // The first start makes the snapshot and caches it...
+    let first = Server::start_with_env(&["dev", worker.to_str().unwrap()], &env);
+    assert_eq!(first.get("x", "/").await.status, 200);
+    drop(first);
+    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "one cached snapshot");
+    let path = files[0].path();
+    assert!(
+        path.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("v8-snapshot-")
+    );
+
+    // ...the next loads it...
+    let second = Server::start_with_env(&["dev", worker.to_str().unwrap()], &env);
+    assert_eq!(second.get("x", "/").await.status, 200);
+    second.wait_for_log(&["snapshot loaded from the cache"]);
+    drop(second);
+
+    // ...and a corrupt file is made again rather than trusted.
+    let mut corrupt = std::fs::read(&path).unwrap();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    std::fs::write(&path, corrupt).unwrap();
+    let third = Server::start_with_env(&["dev", worker.to_str().unwrap()], &env);
+    let reply = third.get("x", "/").await;
+    assert_eq!(reply.status, 200, "{}", third.logs());
+    assert!(reply.body.starts_with("Hello from JavaScript!"));
+}

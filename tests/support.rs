@@ -81,10 +81,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `islet` with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(islet_bin())
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info,islet::tenant=debug")
+            .env("RUST_LOG", "info,islet::tenant=debug,islet::engine=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -53,6 +53,9 @@ pub use self::snapshot::set_snapshot_enabled;
 
 static V8_INIT: Once = Once::new();
 
+/// The V8 flags islet runs with (they are part of the snapshot's cache key).
+const V8_FLAGS: &str = "--enable-sharedarraybuffer-per-context";
+
 /// Initialises V8's platform once per process. Safe to call many times.
 ///
 /// The platform is the unprotected variant (no memory protection keys),
@@ -62,7 +65,7 @@ pub fn init_v8() {
     V8_INIT.call_once(|| {
         // No `SharedArrayBuffer` anywhere: with per-context enabling and no
         // callback to enable it, V8 installs it in no context.
-        v8::V8::set_flags_from_string("--enable-sharedarraybuffer-per-context");
+        v8::V8::set_flags_from_string(V8_FLAGS);
         let platform = v8::new_unprotected_default_platform(0, false).make_shared();
         v8::V8::initialize_platform(platform);
         v8::V8::initialize();

@@ -8,6 +8,15 @@
 //! and the private `hooks` object comes back through the context's
 //! snapshot data.
 //!
+//! **Cache.** The blob is kept on disk, keyed by islet's version, V8's
+//! version and flags, and the platform layer's sources, so a restart
+//! loads it instead of making it again. The directory is
+//! `$ISLET_CACHE_DIR`, else `$XDG_CACHE_HOME/islet`, else
+//! `~/.cache/islet`, created private to the user: a snapshot holds
+//! compiled code, so it must live where no tenant can write. The file
+//! carries a SHA-256 of the blob, since V8 would trust a corrupt one; a
+//! missing, stale or corrupt file is simply made again.
+//!
 //! What must not be in the snapshot, isn't: native operations appear as
 //! external references ([`super::ops::external_references`], the same
 //! list at creation and load), no isolate slots or per-request state
@@ -15,6 +24,8 @@
 //! `initContext` hook after load.
 
 use std::borrow::Cow;
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,11 +54,22 @@ pub(super) fn blob() -> Option<&'static [u8]> {
         return None;
     }
     SNAPSHOT
-        .get_or_init(|| match create() {
-            Ok(snapshot) => Some(snapshot),
-            Err(error) => {
-                tracing::error!(%error, "cannot make the V8 start-up snapshot; continuing without");
-                None
+        .get_or_init(|| {
+            let path = cache_path();
+            if let Some(snapshot) = path.as_ref().and_then(|p| load(p)) {
+                return Some(snapshot);
+            }
+            match create() {
+                Ok(snapshot) => {
+                    if let Some(path) = &path {
+                        store(path, &snapshot);
+                    }
+                    Some(snapshot)
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot make the V8 start-up snapshot; continuing without");
+                    None
+                }
             }
         })
         .as_ref()
@@ -86,4 +108,71 @@ fn create() -> Result<Snapshot, String> {
         blob: blob.to_vec().into_boxed_slice(),
         hooks_index,
     })
+}
+
+/// The first bytes of a cached snapshot file.
+const MAGIC: &[u8; 8] = b"ISLETSN1";
+
+/// Where the snapshot for this build, V8 and platform layer is cached.
+fn cache_path() -> Option<PathBuf> {
+    let dir = std::env::var_os("ISLET_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("islet")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/islet")))?;
+    let mut key = Vec::new();
+    for part in [
+        env!("CARGO_PKG_VERSION"),
+        v8::V8::get_version(),
+        super::V8_FLAGS,
+    ] {
+        key.extend_from_slice(part.as_bytes());
+        key.push(0);
+    }
+    for (name, source) in islet_bindings::js::PLATFORM {
+        key.extend_from_slice(name.as_bytes());
+        key.extend_from_slice(source.as_bytes());
+    }
+    let digest = islet_bindings::crypto::digest("SHA-256", &key).ok()?;
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    Some(dir.join(format!("v8-snapshot-{hex}.bin")))
+}
+
+fn load(path: &PathBuf) -> Option<Snapshot> {
+    let bytes = std::fs::read(path).ok()?;
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let (index, rest) = rest.split_first_chunk::<8>()?;
+    let (checksum, blob) = rest.split_first_chunk::<32>()?;
+    // V8 trusts a snapshot blindly: check it is the one we wrote.
+    let actual = islet_bindings::crypto::digest("SHA-256", blob).ok()?;
+    if blob.is_empty() || actual != checksum {
+        tracing::debug!(path = %path.display(), "ignoring a corrupt cached V8 snapshot");
+        return None;
+    }
+    tracing::debug!(path = %path.display(), "V8 start-up snapshot loaded from the cache");
+    Some(Snapshot {
+        blob: blob.into(),
+        hooks_index: usize::try_from(u64::from_le_bytes(*index)).ok()?,
+    })
+}
+
+/// Writes the cache file atomically; failing to cache is not an error.
+fn store(path: &PathBuf, snapshot: &Snapshot) {
+    let result = (|| -> std::io::Result<()> {
+        let dir = path.parent().expect("the cache path has a directory");
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let temp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(MAGIC)?;
+        file.write_all(&(snapshot.hooks_index as u64).to_le_bytes())?;
+        let checksum = islet_bindings::crypto::digest("SHA-256", &snapshot.blob)
+            .expect("SHA-256 is supported");
+        file.write_all(&checksum)?;
+        file.write_all(&snapshot.blob)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(error) = result {
+        tracing::debug!(%error, path = %path.display(), "cannot cache the V8 start-up snapshot");
+    }
 }
