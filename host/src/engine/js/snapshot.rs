@@ -56,7 +56,7 @@ pub(super) fn blob() -> Option<&'static [u8]> {
     SNAPSHOT
         .get_or_init(|| {
             let path = cache_path();
-            if let Some(snapshot) = path.as_ref().and_then(|p| load(p)) {
+            if let Some(snapshot) = path.as_ref().and_then(load) {
                 return Some(snapshot);
             }
             match create() {
