@@ -208,3 +208,95 @@ async fn wait_until_work_runs_after_the_response() {
     // ...and the work still ran.
     server.wait_for_log(&["allowed", "waitUntil work done"]);
 }
+
+/// An https upstream on localhost with a fresh self-signed certificate;
+/// returns its port and the certificate's PEM.
+async fn tls_upstream() -> (u16, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let cert_der = certified.cert.der().clone();
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key_der)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                        "hello over tls",
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (port, cert_pem)
+}
+
+const TLS_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    try {
+      const r = await fetch(`https://localhost:${env.PORT}/`);
+      return new Response(`${r.status} ${await r.text()}`);
+    } catch (e) {
+      return new Response(`${e.name}: ${e.message}`);
+    }
+  },
+};
+"#;
+
+#[tokio::test]
+async fn fetch_speaks_https_and_checks_certificates() {
+    let (port, cert) = tls_upstream().await;
+    let tenant = |extra: &str| {
+        format!(
+            r#"
+            {extra}
+
+            [[tenant]]
+            name = "tls"
+            main = "tls.js"
+            routes = ["*/*"]
+            vars = {{ PORT = "{port}" }}
+            allowed_hosts = ["localhost"]
+            "#
+        )
+    };
+
+    // Trusting the upstream's CA: the request goes through.
+    let trusting = Project::new();
+    trusting
+        .file("tls.js", TLS_WORKER)
+        .file("ca.pem", &cert)
+        .config(&tenant("[outbound]\nca_file = \"ca.pem\""));
+    let server = trusting.serve();
+    assert_eq!(server.get("x", "/").await.body, "200 hello over tls");
+    drop(server);
+
+    // Not trusting it: the certificate is refused.
+    let strict = Project::new();
+    strict.file("tls.js", TLS_WORKER).config(&tenant(""));
+    let server = strict.serve();
+    let body = server.get("x", "/").await.body;
+    assert!(
+        body.starts_with("TypeError: fetch of `https://localhost:"),
+        "{body}"
+    );
+    assert!(body.contains("certificate"), "{body}");
+}

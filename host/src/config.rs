@@ -51,8 +51,18 @@ pub struct Config {
     pub limits: Limits,
     /// The admin listener.
     pub admin: AdminConfig,
+    /// Outbound requests (`fetch`).
+    pub outbound: OutboundConfig,
     /// The tenants, in file order.
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[outbound]`: how tenants' `fetch` reaches other services.
+#[derive(Debug, Clone, Default)]
+pub struct OutboundConfig {
+    /// PEM file of extra certificate authorities to trust for `https:`,
+    /// next to the bundled Mozilla roots. Default is none.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[admin]`: the listener for `/metrics`.
@@ -160,7 +170,15 @@ struct RawConfig {
     #[serde(default)]
     admin: RawAdmin,
     #[serde(default)]
+    outbound: RawOutbound,
+    #[serde(default)]
     tenant: Vec<RawTenant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -301,6 +319,21 @@ impl Config {
                 .unwrap_or(defaults.quarantine_workers),
             memory_target_mb: raw.server.memory_target_mb,
         };
+        let outbound = OutboundConfig {
+            ca_file: match raw.outbound.ca_file {
+                Some(file) => {
+                    let file = base.join(file);
+                    if !file.is_file() {
+                        return Err(err(format!(
+                            "`outbound.ca_file`: `{}` does not exist",
+                            file.display()
+                        )));
+                    }
+                    Some(file)
+                }
+                None => None,
+            },
+        };
         let admin = AdminConfig {
             listen: match raw.admin.listen {
                 Some(s) => Some(s.parse().map_err(|_| {
@@ -366,6 +399,7 @@ impl Config {
             server,
             limits,
             admin,
+            outbound,
             tenants,
         })
     }
@@ -387,6 +421,7 @@ impl Config {
             server: ServerConfig::default(),
             limits,
             admin: AdminConfig::default(),
+            outbound: OutboundConfig::default(),
             tenants: vec![TenantConfig {
                 name,
                 main: script.to_path_buf(),

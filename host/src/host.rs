@@ -34,6 +34,9 @@ pub enum HostError {
     /// The wasm engine could not be created.
     #[error("cannot create the wasm engine: {0}")]
     Engine(String),
+    /// The outbound TLS settings are unusable.
+    #[error("`outbound.ca_file`: {0}")]
+    Outbound(String),
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {0}")]
     Threads(#[from] std::io::Error),
@@ -43,7 +46,7 @@ impl HostError {
     /// Whether the error is in the configuration or tenant code (rather
     /// than in the machine), so that fixing the config would fix it.
     pub fn is_config(&self) -> bool {
-        matches!(self, HostError::Load(_))
+        matches!(self, HostError::Load(_) | HostError::Outbound(_))
     }
 }
 
@@ -65,6 +68,8 @@ impl Host {
     /// Loads every tenant (compiling wasm, syntax-checking JS) and starts
     /// the worker threads.
     pub fn new(config: &Config) -> Result<Host, HostError> {
+        crate::outbound::configure_tls(config.outbound.ca_file.as_deref())
+            .map_err(HostError::Outbound)?;
         let wasm = WasmEngine::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let mut tenants = Vec::with_capacity(config.tenants.len());
         let mut router = Router::new();

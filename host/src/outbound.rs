@@ -5,12 +5,19 @@
 //! bounds the response body, and runs on the calling worker thread's
 //! runtime (connections are pooled per worker thread). Waiting here costs
 //! the tenant no CPU time: the request's code is not running.
+//!
+//! `https:` goes through rustls (with the *ring* provider), trusting the
+//! bundled Mozilla root certificates plus the CAs of `[outbound]
+//! ca_file`, set once per process by [`configure_tls`].
 
 use std::cell::RefCell;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -63,14 +70,63 @@ pub struct OutboundResponse {
     pub redirected: bool,
 }
 
+type OutboundClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 thread_local! {
-    static CLIENT: RefCell<Option<Client<HttpConnector, Full<Bytes>>>> = const { RefCell::new(None) };
+    static CLIENT: RefCell<Option<OutboundClient>> = const { RefCell::new(None) };
 }
 
-fn client() -> Client<HttpConnector, Full<Bytes>> {
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// Sets which certificate authorities outbound `https:` trusts: the
+/// bundled Mozilla roots, plus the PEM certificates in `ca_file`. The
+/// first call in a process decides; later calls change nothing.
+pub fn configure_tls(ca_file: Option<&Path>) -> Result<(), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("`{}`: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("`{}`: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("`{}` holds no PEM certificate", path.display()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let _ = TLS.set(Arc::new(config));
+    Ok(())
+}
+
+fn client() -> OutboundClient {
     CLIENT.with(|c| {
         c.borrow_mut()
-            .get_or_insert_with(|| Client::builder(TokioExecutor::new()).build_http())
+            .get_or_insert_with(|| {
+                if TLS.get().is_none() {
+                    // Bundled roots only; they always parse.
+                    let _ = configure_tls(None);
+                }
+                let tls = TLS.get().expect("configured above").as_ref().clone();
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Client::builder(TokioExecutor::new()).build(connector)
+            })
             .clone()
     })
 }
@@ -90,10 +146,6 @@ pub async fn fetch(
 
     for _ in 0..=MAX_REDIRECTS {
         policy.check(&url).map_err(|e| e.to_string())?;
-        if url.scheme() == "https" {
-            // TODO: drop once the outbound client has a TLS connector.
-            return Err(format!("fetch of `{url}`: https is not supported yet"));
-        }
 
         // Build and send one hop.
         let mut builder = Request::builder().method(method.clone()).uri(url.as_str());
@@ -119,7 +171,7 @@ pub async fn fetch(
         let response = client()
             .request(outgoing)
             .await
-            .map_err(|e| format!("fetch of `{url}` failed: {e}"))?;
+            .map_err(|e| format!("fetch of `{url}` failed: {}", error_chain(&e)))?;
         let status = response.status();
 
         // Follow a redirect?
@@ -178,4 +230,17 @@ pub async fn fetch(
         "fetch of `{}` was redirected more than {MAX_REDIRECTS} times",
         request.url
     ))
+}
+
+/// An error and its causes, e.g. the certificate problem behind a failed
+/// connection.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
