@@ -148,8 +148,14 @@ fn bad_values_are_refused() {
 fn a_bad_outbound_ca_file_is_refused() {
     let project = Project::new();
     let line = fails(&project, "[outbound]\nca_file = \"missing.pem\"\n");
-    assert!(line.contains("`outbound.ca_file`") && line.contains("does not exist"), "{line}");
+    assert!(
+        line.contains("`outbound.ca_file`") && line.contains("does not exist"),
+        "{line}"
+    );
     project.file("not-a-cert.pem", "hello");
     let line = fails(&project, "[outbound]\nca_file = \"not-a-cert.pem\"\n");
-    assert!(line.contains("`outbound.ca_file`") && line.contains("no PEM certificate"), "{line}");
+    assert!(
+        line.contains("`outbound.ca_file`") && line.contains("no PEM certificate"),
+        "{line}"
+    );
 }
