@@ -513,6 +513,7 @@
       const waits = [];
       const ctx = Object.freeze({
         waitUntil(promise) {
+          if (waits.length === 0) ops.waitUntilUsed();
           waits.push(Promise.resolve(promise).catch((e) => console.error("waitUntil:", e)));
         },
         passThroughOnException() {},

@@ -24,6 +24,7 @@
 //! | `hmacVerify(hash, key, data, tag)` | constant-time check of a tag |
 //! | `fetchStart(method, url, flatHeaders, body, redirect)` | sends an outbound request if the tenant's policy allows it; the result arrives through `fetchDone` / `fetchFailed` |
 //! | `fetchCancel(id)` | abandons it |
+//! | `waitUntilUsed()` | tells the host the running request called `ctx.waitUntil`, so that it waits for that work after the response |
 //! | `bodyWrite(bytes)` | hands a response body chunk to the client; `bodyWritten` reports when it was taken |
 //!
 //! and the hooks the engine calls:

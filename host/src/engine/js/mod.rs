@@ -84,9 +84,16 @@ impl JsProgram {
     /// nothing; the error names the file, line and column.
     pub fn load(file_name: &str, source: String) -> Result<JsProgram, String> {
         init_v8();
-        // Made once per process, before the first isolate needs it.
-        snapshot::blob();
-        let mut isolate = v8::Isolate::new(v8::CreateParams::default());
+        // A scratch isolate from the same snapshot as tenant isolates:
+        // V8 aborts when isolates from different snapshots live at once
+        // (their read-only heaps differ), and tenants may be running.
+        let mut params = v8::CreateParams::default();
+        if let Some(blob) = snapshot::blob() {
+            params = params
+                .snapshot_blob(v8::StartupData::from(blob))
+                .external_references(std::borrow::Cow::Owned(ops::external_references()));
+        }
+        let mut isolate = v8::Isolate::new(params);
         let checked = {
             v8::scope!(let scope, &mut isolate);
             let context = v8::Context::new(scope, Default::default());
@@ -236,6 +243,8 @@ struct RequestLink {
     sink: ResponseSink,
     /// Its body, when the host streams it.
     body: BodyReceiver,
+    /// Whether it called `ctx.waitUntil`.
+    waits: Rc<Cell<bool>>,
 }
 
 impl RequestLink {
@@ -731,6 +740,7 @@ impl Isolate for JsIsolate {
                 events: events_tx,
                 sink: sink.clone(),
                 body: Rc::default(),
+                waits: Rc::default(),
             };
 
             // Run the handler until its response is known.
@@ -770,7 +780,9 @@ impl Isolate for JsIsolate {
 
             // Work passed to `ctx.waitUntil` goes on after the response,
             // under the same limits.
-            if let Some(wait) = self.wait_until(&ctx, &meter, &link)? {
+            if link.waits.get()
+                && let Some(wait) = self.wait_until(&ctx, &meter, &link)?
+            {
                 self.run_until(&wait, &mut events, &meter, &link).await?;
             }
             Ok(())

@@ -24,6 +24,7 @@ pub(super) fn table() -> Vec<(&'static str, v8::FunctionCallback)> {
         ("timerCancel", op_timer_cancel.map_fn_to()),
         ("fetchStart", op_fetch_start.map_fn_to()),
         ("fetchCancel", op_fetch_cancel.map_fn_to()),
+        ("waitUntilUsed", op_wait_until_used.map_fn_to()),
         ("bodyWrite", op_body_write.map_fn_to()),
         ("bodyRead", op_body_read.map_fn_to()),
         ("bodyCancel", op_body_cancel.map_fn_to()),
@@ -169,6 +170,18 @@ fn op_fetch_start(
     });
     host_state.fetches.insert(id, task.abort_handle());
     rv.set(v8::Integer::new_from_unsigned(scope, id).into());
+}
+
+/// `waitUntilUsed()`: the running request has work for after its
+/// response.
+fn op_wait_until_used(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    if let Some(link) = &host(scope).current {
+        link.waits.set(true);
+    }
 }
 
 /// `bodyWrite(bytes) -> id`: hands a response body chunk to the client;
