@@ -9,6 +9,10 @@
 //! Needs `wrk` on the PATH. The server runs on core 0 and `wrk` on core 1
 //! (`taskset`) when the machine has two or more cores. Results are printed
 //! as markdown and written to `benches/results/latest.md`.
+//!
+//! Peers: the same JS worker also runs on Deno and workerd when they are
+//! found, in `benches/peers/node_modules/.bin` (`npm ci --prefix
+//! benches/peers`) or on the PATH; missing peers are reported as such.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -126,6 +130,61 @@ impl Bench {
         Server { child, addr }
     }
 
+    /// Starts a peer serving the hello-world JS worker, if it is installed.
+    fn peer(&self, name: &str) -> Option<Server> {
+        let local = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("peers/node_modules/.bin")
+            .join(name);
+        let program = if local.exists() {
+            local
+        } else {
+            let found = Command::new(name).arg("--version").output().is_ok();
+            if !found {
+                return None;
+            }
+            PathBuf::from(name)
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("worker.js"), HELLO_JS).expect("write worker");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let mut command = self.pinned(0, &program);
+        if name == "deno" {
+            command
+                .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+                .arg(dir.path().join("worker.js"));
+        } else {
+            let config = format!(
+                "using Workerd = import \"/workerd/workerd.capnp\";\n\
+                 const config :Workerd.Config = (services = [(name = \"main\", worker = .worker)], \
+                 sockets = [(name = \"http\", address = \"127.0.0.1:{port}\", http = (), service = \"main\")]);\n\
+                 const worker :Workerd.Worker = (modules = [(name = \"worker\", esModule = embed \"worker.js\")], \
+                 compatibilityDate = \"2024-01-01\");\n"
+            );
+            std::fs::write(dir.path().join("config.capnp"), config).expect("write config");
+            command.arg("serve").arg(dir.path().join("config.capnp"));
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The directory must outlive the peer; it is small.
+        std::mem::forget(dir);
+        Some(Server { child, addr })
+    }
+
     fn hyper(&self) -> Server {
         let runner = std::env::current_exe().expect("the runner's path");
         let mut child = self
@@ -175,6 +234,7 @@ impl Bench {
         let base = self.wrk(hyper.addr, HOST_SCRIPT);
         drop(hyper);
         row(&mut out, "bare hyper (ceiling)", &base, base.rps);
+        let mut islet_js = 0.0;
         for (label, file, code) in [
             ("islet, JS on V8", "hello.js", HELLO_JS),
             ("islet, WASM on wasmtime", "hello.wat", HELLO_WAT),
@@ -182,7 +242,33 @@ impl Bench {
             let dir = project(&[("hello", file, code)]);
             let server = self.serve(dir.path(), 1);
             let load = self.wrk(server.addr, HOST_SCRIPT);
+            if file.ends_with(".js") {
+                islet_js = load.rps;
+            }
             row(&mut out, label, &load, base.rps);
+        }
+        let mut ratios = Vec::new();
+        for peer in ["deno", "workerd"] {
+            match self.peer(peer) {
+                Some(server) => {
+                    let load = self.wrk(server.addr, HOST_SCRIPT);
+                    row(
+                        &mut out,
+                        &format!("{peer}, same JS worker"),
+                        &load,
+                        base.rps,
+                    );
+                    ratios.push(format!("islet JS / {peer}: {:.2}x", islet_js / load.rps));
+                }
+                None => writeln!(
+                    out,
+                    "| {peer} | not found (`npm ci --prefix benches/peers`) | | | | |"
+                )
+                .unwrap(),
+            }
+        }
+        if !ratios.is_empty() {
+            writeln!(out, "\n{}.", ratios.join("; ")).unwrap();
         }
         out.push('\n');
         out
