@@ -35,7 +35,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::sync::mpsc;
 
 use self::memory::MemoryGuard;
-use self::ops::string_array;
+use self::ops::{string_array, string_pairs};
 use super::{
     EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, RequestBody, ResponseHead,
     ResponseSink, SinkError, Startup, TenantRequest,
@@ -1071,16 +1071,7 @@ fn read_parts(
         .and_then(|h| h.try_cast::<v8::Array>().ok())
         .ok_or("the response headers are missing")?;
     let mut headers = HeaderMap::new();
-    for i in (0..flat.length()).step_by(2) {
-        let name = flat
-            .get_index(scope, i)
-            .map(|n| n.to_rust_string_lossy(scope));
-        let value = flat
-            .get_index(scope, i + 1)
-            .map(|v| v.to_rust_string_lossy(scope));
-        let (Some(name), Some(value)) = (name, value) else {
-            continue;
-        };
+    for (name, value) in string_pairs(scope, flat) {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("invalid response header name `{name}`"))?;
         let value = HeaderValue::from_str(&value)

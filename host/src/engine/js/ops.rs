@@ -91,6 +91,26 @@ fn bytes_arg(scope: &mut v8::PinScope, value: v8::Local<v8::Value>, op: &str) ->
     }
 }
 
+/// Name/value pairs from a flat array `[name, value, name, value, ...]`.
+pub(super) fn string_pairs(
+    scope: &mut v8::PinScope,
+    flat: v8::Local<v8::Array>,
+) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(flat.length() as usize / 2);
+    for i in (0..flat.length()).step_by(2) {
+        let name = flat
+            .get_index(scope, i)
+            .map(|v| v.to_rust_string_lossy(scope));
+        let value = flat
+            .get_index(scope, i + 1)
+            .map(|v| v.to_rust_string_lossy(scope));
+        if let (Some(name), Some(value)) = (name, value) {
+            pairs.push((name, value));
+        }
+    }
+    pairs
+}
+
 pub(super) fn string_array<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     items: &[String],
@@ -109,20 +129,10 @@ fn op_fetch_start(
 ) {
     let method = args.get(0).to_rust_string_lossy(scope);
     let url = args.get(1).to_rust_string_lossy(scope);
-    let mut headers = Vec::new();
-    if let Ok(flat) = args.get(2).try_cast::<v8::Array>() {
-        for i in (0..flat.length()).step_by(2) {
-            let name = flat
-                .get_index(scope, i)
-                .map(|v| v.to_rust_string_lossy(scope));
-            let value = flat
-                .get_index(scope, i + 1)
-                .map(|v| v.to_rust_string_lossy(scope));
-            if let (Some(name), Some(value)) = (name, value) {
-                headers.push((name, value));
-            }
-        }
-    }
+    let headers = match args.get(2).try_cast::<v8::Array>() {
+        Ok(flat) => string_pairs(scope, flat),
+        Err(_) => Vec::new(),
+    };
     let Some(body) = bytes_arg(scope, args.get(3), "fetchStart") else {
         return;
     };
