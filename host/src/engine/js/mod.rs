@@ -352,9 +352,10 @@ impl JsIsolate {
                 result
             };
             host(isolate).current = None;
+            // Read the heap size while the isolate is entered anyway.
+            self.record_memory(isolate);
             result
         });
-        self.update_memory();
         self.check_stops(meter, result)
     }
 
@@ -379,7 +380,12 @@ impl JsIsolate {
     }
 
     fn update_memory(&self) {
-        let heap = self.with_isolate(|isolate| isolate.get_heap_statistics().total_heap_size());
+        self.with_isolate(|isolate| self.record_memory(isolate));
+    }
+
+    /// Records heap plus array-buffer bytes; `isolate` must be entered.
+    fn record_memory(&self, isolate: &mut v8::OwnedIsolate) {
+        let heap = isolate.get_heap_statistics().total_heap_size();
         self.memory.set(heap + self.guard.external_bytes());
     }
 
