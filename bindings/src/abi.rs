@@ -30,9 +30,9 @@ pub mod import {
     pub const REQUEST_HEADER: &str = "request_header";
     /// `(buf, cap) -> n`: the next `n` bytes of the body; 0 at its end.
     pub const REQUEST_BODY_READ: &str = "request_body_read";
-    /// `(status) -> 0 | HEAD_SENT | INVALID`: sets the response status.
+    /// `(status) -> 0 | INVALID`: sets the response status.
     pub const RESPONSE_SET_STATUS: &str = "response_set_status";
-    /// `(name, name_len, value, value_len) -> 0 | HEAD_SENT | INVALID`:
+    /// `(name, name_len, value, value_len) -> 0 | INVALID`:
     /// appends a response header.
     pub const RESPONSE_ADD_HEADER: &str = "response_add_header";
     /// `(buf, len) -> 0 | CLOSED`: sends the head if not yet sent, then
@@ -43,16 +43,40 @@ pub mod import {
     pub const ENV_GET: &str = "env_get";
     /// `(level, msg, len)`: logs a line (0 debug, 1 info, 2 warn, 3 error).
     pub const LOG: &str = "log";
+    /// `(buf, len) -> 0`: fills the buffer with secure random bytes.
+    pub const RANDOM_FILL: &str = "random_fill";
+    /// `(method, method_len, url, url_len, headers, headers_len, body,
+    /// body_len) -> handle | INVALID | DENIED | FAILED`: sends an outbound
+    /// request and waits for its response.
+    pub const FETCH: &str = "fetch";
+    /// `(handle) -> status`: the status of an outbound response.
+    pub const FETCH_STATUS: &str = "fetch_status";
+    /// `(handle, buf, cap) -> len`: an outbound response's headers as
+    /// `name: value\n` lines.
+    pub const FETCH_HEADERS: &str = "fetch_headers";
+    /// `(handle, buf, cap) -> n`: the next `n` bytes of an outbound
+    /// response's body; 0 at its end.
+    pub const FETCH_BODY_READ: &str = "fetch_body_read";
+    /// `(handle) -> 0`: releases an outbound response.
+    pub const FETCH_CLOSE: &str = "fetch_close";
+    /// `(buf, cap) -> len`: why the last call that returned `INVALID`,
+    /// `DENIED` or `FAILED` did so.
+    pub const LAST_ERROR: &str = "last_error";
 }
 
 /// Negative results of host imports.
 pub mod code {
     /// The header or variable does not exist.
     pub const ABSENT: i32 = -1;
-    /// The response head has already been sent.
+    /// Reserved: the response head has already been sent. Since the SDK
+    /// release, changing the head after it was sent fails the request.
     pub const HEAD_SENT: i32 = -2;
     /// An argument is not valid (status out of range, bad header).
     pub const INVALID: i32 = -3;
     /// The client went away; stop writing.
     pub const CLOSED: i32 = -4;
+    /// The tenant may not reach that host (`allowed_hosts`).
+    pub const DENIED: i32 = -5;
+    /// The outbound request failed (connection, TLS, redirects, size).
+    pub const FAILED: i32 = -6;
 }

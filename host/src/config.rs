@@ -97,6 +97,9 @@ pub struct ServerConfig {
     /// Memory all isolates together should stay under, in MiB; above it
     /// idle isolates are evicted. Default is none (no target).
     pub memory_target_mb: Option<u64>,
+    /// Largest tenant code file (`main`) in MiB; larger ones are refused
+    /// at load time. Default is 10.
+    pub max_module_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +113,7 @@ impl Default for ServerConfig {
             queue_depth: 1024,
             quarantine_workers: 1,
             memory_target_mb: None,
+            max_module_mb: 10,
         }
     }
 }
@@ -155,6 +159,19 @@ pub struct TenantConfig {
     pub allowed_hosts: Vec<String>,
     /// This tenant's limits: the `[limits]` defaults with its overrides.
     pub limits: Limits,
+    /// A host directory a WASM tenant may read through WASI, seen by the
+    /// guest as `/`. Default is none: no filesystem at all.
+    pub dir: Option<DirGrant>,
+}
+
+/// A host directory granted to a WASM tenant (`dir` and `dir_writable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory, resolved against the config file's directory.
+    pub path: PathBuf,
+    /// Whether the guest may create, change and remove files in it.
+    /// Default is false (read-only).
+    pub writable: bool,
 }
 
 // The file's shape. Kept private so that the public types can carry
@@ -198,6 +215,7 @@ struct RawServer {
     queue_depth: Option<usize>,
     quarantine_workers: Option<usize>,
     memory_target_mb: Option<u64>,
+    max_module_mb: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -245,6 +263,8 @@ struct RawTenant {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     limits: RawLimits,
+    dir: Option<PathBuf>,
+    dir_writable: Option<bool>,
 }
 
 impl Config {
@@ -318,7 +338,11 @@ impl Config {
                 .quarantine_workers
                 .unwrap_or(defaults.quarantine_workers),
             memory_target_mb: raw.server.memory_target_mb,
+            max_module_mb: raw.server.max_module_mb.unwrap_or(defaults.max_module_mb),
         };
+        if server.max_module_mb == 0 {
+            return Err(err("`server.max_module_mb` must be at least 1".into()));
+        }
         let outbound = OutboundConfig {
             ca_file: match raw.outbound.ca_file {
                 Some(file) => {
@@ -385,6 +409,29 @@ impl Config {
                 .map_err(|e| err(format!("tenant `{}`: `allowed_hosts`: {e}", t.name)))?;
             let limits = t.limits.over(limits);
             check_limits(&limits, &format!("tenant `{}`: limits", t.name)).map_err(err)?;
+            let dir = match (t.dir, t.dir_writable) {
+                (Some(dir), writable) => {
+                    let path = base.join(&dir);
+                    if !path.is_dir() {
+                        return Err(err(format!(
+                            "tenant `{}`: `dir` `{}` is not a directory",
+                            t.name,
+                            path.display()
+                        )));
+                    }
+                    Some(DirGrant {
+                        path,
+                        writable: writable.unwrap_or(false),
+                    })
+                }
+                (None, Some(_)) => {
+                    return Err(err(format!(
+                        "tenant `{}`: `dir_writable` needs a `dir`",
+                        t.name
+                    )));
+                }
+                (None, None) => None,
+            };
             tenants.push(TenantConfig {
                 name: t.name,
                 main,
@@ -392,6 +439,7 @@ impl Config {
                 vars: t.vars,
                 allowed_hosts: t.allowed_hosts,
                 limits,
+                dir,
             });
         }
 
@@ -429,6 +477,7 @@ impl Config {
                 vars: BTreeMap::new(),
                 allowed_hosts: Vec::new(),
                 limits,
+                dir: None,
             }],
         })
     }

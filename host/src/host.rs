@@ -74,7 +74,8 @@ impl Host {
         let mut tenants = Vec::with_capacity(config.tenants.len());
         let mut router = Router::new();
         for (id, t) in config.tenants.iter().enumerate() {
-            let tenant = Arc::new(Tenant::load(id, t, &wasm)?);
+            let max_module = config.server.max_module_mb.saturating_mul(1 << 20);
+            let tenant = Arc::new(Tenant::load(id, t, &wasm, max_module)?);
             for pattern in &t.routes {
                 // Config validation already refused duplicate routes.
                 let _ = router.insert(pattern, tenant.clone());

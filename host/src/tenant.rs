@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use islet_bindings::policy::FetchPolicy;
 
-use crate::config::{Limits, TenantConfig};
+use crate::config::{DirGrant, Limits, TenantConfig};
 use crate::engine::js::JsProgram;
 use crate::engine::wasm::WasmEngine;
 use crate::engine::{EngineKind, Program};
@@ -41,6 +41,7 @@ pub struct Tenant {
     vars: Arc<BTreeMap<String, String>>,
     limits: Limits,
     policy: Arc<FetchPolicy>,
+    dir: Option<DirGrant>,
     program: Arc<dyn Program>,
 }
 
@@ -55,16 +56,37 @@ impl fmt::Debug for Tenant {
 }
 
 impl Tenant {
-    /// Loads a tenant's code with the engine its file extension names.
-    pub fn load(id: usize, config: &TenantConfig, wasm: &WasmEngine) -> Result<Tenant, LoadError> {
+    /// Loads a tenant's code with the engine its file extension names,
+    /// refusing code files larger than `max_module_bytes`.
+    pub fn load(
+        id: usize,
+        config: &TenantConfig,
+        wasm: &WasmEngine,
+        max_module_bytes: u64,
+    ) -> Result<Tenant, LoadError> {
         let fail = |message: String| LoadError {
             tenant: config.name.clone(),
             message,
         };
         let path = &config.main;
+        let size = std::fs::metadata(path)
+            .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?
+            .len();
+        if size > max_module_bytes {
+            return Err(fail(format!(
+                "`{}` is {size} bytes, over the limit of {max_module_bytes} bytes \
+                 (`server.max_module_mb`)",
+                path.display()
+            )));
+        }
         let bytes = std::fs::read(path)
             .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if config.dir.is_some() && !matches!(ext, "wasm" | "wat") {
+            return Err(fail(
+                "`dir` grants a directory through WASI; only WASM tenants can use it".into(),
+            ));
+        }
         let program: Arc<dyn Program> = match ext {
             "js" | "mjs" => {
                 let source = String::from_utf8(bytes)
@@ -90,6 +112,7 @@ impl Tenant {
             vars: Arc::new(config.vars.clone()),
             limits: config.limits,
             policy: Arc::new(policy),
+            dir: config.dir.clone(),
             program,
         })
     }
@@ -121,6 +144,11 @@ impl Tenant {
     /// Where the tenant may send outbound requests.
     pub fn fetch_policy(&self) -> &Arc<FetchPolicy> {
         &self.policy
+    }
+
+    /// The directory the tenant may use through WASI, if any.
+    pub fn dir(&self) -> Option<&DirGrant> {
+        self.dir.as_ref()
     }
 
     /// The engine that runs the tenant.

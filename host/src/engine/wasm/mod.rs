@@ -1,0 +1,380 @@
+//! Core WebAssembly tenants on wasmtime, through the islet ABI.
+//!
+//! A module is compiled once, when its tenant is loaded, and linked
+//! against the host functions into an [`InstancePre`]: unknown imports and
+//! missing exports fail then, not on the first request. Each worker thread
+//! that serves the tenant creates its own [`Store`] and instance from it.
+//!
+//! A core instance is not re-entrant, so one [`WasmIsolate`] serves one
+//! request at a time; concurrent requests to it wait for the store's lock.
+//! Host functions that wait (writing the body to a slow client) are async:
+//! the instance runs on a fiber and suspends instead of blocking the
+//! worker thread.
+//!
+//! After a trap the instance is discarded (its memory may be half
+//! written); the next request starts a fresh one.
+//!
+//! **Limits.** CPU: the watchdog bumps the engine's epoch when a request
+//! overruns its budget; every store's epoch callback then reads its own
+//! request's meter and traps only if that request is over. Memory: a
+//! `ResourceLimiter` refuses growth past `memory_mb`, so `memory.grow`
+//! returns -1 inside the guest as the spec says; if the guest then traps,
+//! the request's outcome is `exceeded-memory`.
+//!
+//! The ABI itself is documented in `bindings/ABI.md` and implemented in
+//! [`abi`]; the scoped WASI preview 1 next to it is in [`wasi`].
+
+mod abi;
+mod wasi;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use islet_bindings::abi as spec;
+use islet_bindings::policy::FetchPolicy;
+use wasmtime::error::Context as _;
+use wasmtime::{
+    Config, Engine, ExternType, InstancePre, Linker, Module, ResourceLimiter, Store, TypedFunc,
+    UpdateDeadline,
+};
+
+use self::abi::{CallState, GuestError};
+use self::wasi::Wasi;
+use super::{
+    EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseSink, Startup,
+    TenantRequest,
+};
+use crate::cpu::{CpuMeter, Interrupt};
+use crate::tenant::Tenant;
+
+/// The shared wasmtime engine and the islet ABI's host functions.
+#[derive(Clone)]
+pub struct WasmEngine {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+}
+
+impl WasmEngine {
+    /// Creates the engine and links the ABI.
+    pub fn new() -> wasmtime::Result<WasmEngine> {
+        let mut config = Config::new();
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        abi::define_abi(&mut linker)?;
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| {
+            &mut state.wasi.ctx
+        })?;
+        Ok(WasmEngine {
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+
+    /// Compiles a module (binary, or text when `is_text`) and checks its
+    /// shape against the ABI.
+    pub fn load(&self, bytes: &[u8], is_text: bool) -> Result<WasmProgram, String> {
+        let binary;
+        let bytes = if is_text {
+            let text = std::str::from_utf8(bytes).map_err(|_| "the .wat file is not UTF-8")?;
+            binary = wat::parse_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+            &binary[..]
+        } else {
+            if !bytes.starts_with(b"\0asm") {
+                return Err("not a WebAssembly module (no `\\0asm` header)".into());
+            }
+            bytes
+        };
+        let module = Module::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        check_exports(&module)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(WasmProgram { pre })
+    }
+}
+
+fn check_exports(module: &Module) -> Result<(), String> {
+    match module.get_export(spec::HANDLER_EXPORT) {
+        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+        Some(_) => {
+            return Err(format!(
+                "export `{}` must be a function of type `() -> ()`",
+                spec::HANDLER_EXPORT
+            ));
+        }
+        None => {
+            return Err(format!(
+                "the module does not export `{}`",
+                spec::HANDLER_EXPORT
+            ));
+        }
+    }
+    match module.get_export(spec::MEMORY_EXPORT) {
+        Some(ExternType::Memory(_)) => {}
+        _ => {
+            return Err(format!(
+                "the module does not export a memory named `{}`",
+                spec::MEMORY_EXPORT
+            ));
+        }
+    }
+    if let Some(init) = module.get_export(spec::INITIALIZE_EXPORT) {
+        let ok =
+            matches!(&init, ExternType::Func(f) if f.params().len() == 0 && f.results().len() == 0);
+        if !ok {
+            return Err(format!(
+                "export `{}` must be a function of type `() -> ()`",
+                spec::INITIALIZE_EXPORT
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A compiled, linked module.
+pub struct WasmProgram {
+    pre: InstancePre<HostState>,
+}
+
+impl Program for WasmProgram {
+    fn engine(&self) -> EngineKind {
+        EngineKind::Wasm
+    }
+
+    fn instantiate(
+        &self,
+        tenant: &Tenant,
+        startup: &Startup,
+    ) -> Result<Rc<dyn Isolate>, HandlerError> {
+        let limit_mb = tenant.limits().memory_mb;
+        let limit = usize::try_from(limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let name: Arc<str> = tenant.name().into();
+        let wasi = Wasi::new(&name, tenant.dir()).map_err(HandlerError::Startup)?;
+        let state = HostState {
+            tenant: name,
+            vars: tenant.vars_arc(),
+            policy: tenant.fetch_policy().clone(),
+            max_fetch_body: limit,
+            call: None,
+            meter: None,
+            limiter: MemoryLimiter {
+                limit,
+                refused: false,
+            },
+            wasi,
+            last_error: String::new(),
+        };
+        let engine = self.pre.module().engine();
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let over = ctx.data().meter.as_ref().is_some_and(|m| m.check());
+            if over {
+                return Err(CpuExceeded.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let interrupt: Arc<dyn Interrupt> = Arc::new(EpochInterrupt(engine.clone()));
+        startup.interrupt.set(interrupt.clone());
+        Ok(Rc::new(WasmIsolate {
+            interrupt,
+            limit_mb,
+            pre: self.pre.clone(),
+            inner: tokio::sync::Mutex::new(Inner { store, live: None }),
+            memory: std::cell::Cell::new(0),
+        }))
+    }
+}
+
+/// Stops running wasm: every store's epoch callback then checks its own
+/// request's meter.
+struct EpochInterrupt(Engine);
+
+impl Interrupt for EpochInterrupt {
+    fn interrupt(&self) {
+        self.0.increment_epoch();
+    }
+}
+
+/// Refuses memory and table growth past the tenant's limit.
+struct MemoryLimiter {
+    limit: usize,
+    /// Whether a growth was refused during the current request.
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.limit;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // A table element is a pointer; count it against the same limit.
+        let ok = desired.saturating_mul(8) <= self.limit;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+}
+
+/// The request's CPU budget ran out (raised by the epoch callback).
+#[derive(Debug)]
+struct CpuExceeded;
+
+impl fmt::Display for CpuExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the request exceeded its CPU limit")
+    }
+}
+
+impl std::error::Error for CpuExceeded {}
+
+/// One instance of a tenant's module, with its store.
+pub struct WasmIsolate {
+    interrupt: Arc<dyn Interrupt>,
+    limit_mb: u64,
+    pre: InstancePre<HostState>,
+    inner: tokio::sync::Mutex<Inner>,
+    /// Linear memory size after the last request.
+    memory: std::cell::Cell<usize>,
+}
+
+struct Inner {
+    store: Store<HostState>,
+    /// The instance's memory and handler, once instantiated.
+    live: Option<(wasmtime::Memory, TypedFunc<(), ()>)>,
+}
+
+impl Isolate for WasmIsolate {
+    fn handle(
+        self: Rc<Self>,
+        request: TenantRequest,
+        sink: ResponseSink,
+        meter: Arc<CpuMeter>,
+    ) -> LocalBoxFuture<Result<(), HandlerError>> {
+        Box::pin(async move {
+            let mut inner = self.inner.lock().await;
+            let inner = &mut *inner;
+            let state = inner.store.data_mut();
+            state.meter = Some(meter.clone());
+            state.limiter.refused = false;
+
+            // Instantiate on first use: instantiation may run the start
+            // function, which needs the async machinery of a request.
+            let (memory, handler) = match &inner.live {
+                Some(live) => live.clone(),
+                None => {
+                    let live = match instantiate(&self.pre, &mut inner.store).await {
+                        Ok(live) => live,
+                        Err(error) => return Err(self.classify(error, &meter, &inner.store)),
+                    };
+                    inner.live = Some(live.clone());
+                    live
+                }
+            };
+
+            let state = inner.store.data_mut();
+            state.call = Some(CallState::new(request, sink));
+            state.wasi.clock.advance();
+            let result = handler.call_async(&mut inner.store, ()).await;
+            let state = inner.store.data_mut();
+            state.wasi.flush_output();
+            let call = state.call.take().expect("call state");
+            self.memory.set(memory.data_size(&inner.store));
+
+            match result {
+                Ok(()) => call.finish().map_err(|_| HandlerError::ClientGone),
+                Err(error) => {
+                    // The instance may be half-way through anything.
+                    inner.live = None;
+                    Err(self.classify(error, &meter, &inner.store))
+                }
+            }
+        })
+    }
+
+    fn interrupt(&self) -> Arc<dyn Interrupt> {
+        self.interrupt.clone()
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.memory.get()
+    }
+}
+
+impl WasmIsolate {
+    /// Names what stopped the guest: a limit, a misuse of the ABI, or a
+    /// trap of its own.
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        meter: &CpuMeter,
+        store: &Store<HostState>,
+    ) -> HandlerError {
+        if error.downcast_ref::<CpuExceeded>().is_some() || meter.exceeded() {
+            return HandlerError::ExceededCpu {
+                used: meter.used(),
+                limit: meter.budget(),
+            };
+        }
+        if store.data().limiter.refused {
+            return HandlerError::ExceededMemory {
+                limit_mb: self.limit_mb,
+            };
+        }
+        if let Some(guest) = error.downcast_ref::<GuestError>() {
+            return HandlerError::Guest(guest.0.clone());
+        }
+        HandlerError::Trap(format!("{error:?}"))
+    }
+}
+
+async fn instantiate(
+    pre: &InstancePre<HostState>,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<(wasmtime::Memory, TypedFunc<(), ()>)> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let memory = instance
+        .get_memory(&mut *store, spec::MEMORY_EXPORT)
+        .context("no memory export")?;
+    let handler = instance.get_typed_func::<(), ()>(&mut *store, spec::HANDLER_EXPORT)?;
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, spec::INITIALIZE_EXPORT) {
+        init.call_async(&mut *store, ()).await?;
+    }
+    Ok((memory, handler))
+}
+
+/// Per-store host state.
+pub struct HostState {
+    tenant: Arc<str>,
+    vars: Arc<BTreeMap<String, String>>,
+    /// Where `fetch` may go.
+    policy: Arc<FetchPolicy>,
+    /// Largest outbound response body, in bytes.
+    max_fetch_body: usize,
+    /// The request being handled.
+    call: Option<CallState>,
+    /// The running request's CPU meter.
+    meter: Option<Arc<CpuMeter>>,
+    limiter: MemoryLimiter,
+    wasi: Wasi,
+    /// Why the last failed call failed (`last_error`).
+    last_error: String,
+}
