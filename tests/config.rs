@@ -91,6 +91,40 @@ fn a_missing_main_is_refused() {
 }
 
 #[test]
+fn modules_over_the_size_limit_are_refused() {
+    let project = Project::new();
+    // Valid wasm padded past 1 MiB with a custom section: the size alone
+    // is what is refused.
+    let mut module =
+        wat::parse_str("(module (memory (export \"memory\") 1) (func (export \"islet_handle\")))")
+            .unwrap();
+    let padding = 1 << 20;
+    module.push(0); // custom section id
+    let mut size = padding + 2;
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        module.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    module.extend_from_slice(&[1, b'x']);
+    module.resize(module.len() + padding, 0);
+    project.file("big.wasm", &module);
+    let config = "[server]\nmax_module_mb = 1\n[[tenant]]\nname = \"big\"\nmain = \"big.wasm\"\nroutes = [\"*/*\"]\n";
+    let line = fails(&project, config);
+    assert!(line.contains("tenant `big`"), "{line}");
+    assert!(line.contains("over the limit of 1048576 bytes"), "{line}");
+    assert!(line.contains("server.max_module_mb"), "{line}");
+
+    // The same module loads under the default limit of 10 MiB.
+    project.config("[[tenant]]\nname = \"big\"\nmain = \"big.wasm\"\nroutes = [\"*/*\"]\n");
+    let server = project.serve();
+    drop(server);
+}
+
+#[test]
 fn unparsable_code_is_refused_with_the_tenant_and_position() {
     let project = Project::new();
     project

@@ -13,8 +13,8 @@ use hyper_util::rt::TokioIo;
 use crate::support::Project;
 
 /// A small upstream: `/hello`, `/redirect` (to `/hello`), `/echo`,
-/// `/slow` (answers after 300 ms).
-async fn upstream() -> SocketAddr {
+/// `/json`, `/slow` (answers after 300 ms).
+pub(crate) async fn upstream() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -43,6 +43,10 @@ async fn upstream() -> SocketAddr {
                             String::new()
                         }
                         "/echo" => format!("{method} {agent} {}", String::from_utf8_lossy(&body)),
+                        "/json" => {
+                            response = response.header("content-type", "application/json");
+                            r#"{"n":1,"list":["a","b"]}"#.to_string()
+                        }
                         "/slow" => {
                             tokio::time::sleep(Duration::from_millis(300)).await;
                             "slow but here".to_string()

@@ -127,8 +127,14 @@ async fn shutdown_signal() {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // wasmtime-wasi traces every WASI call at `info` as a span around the
+    // tenant's own log lines; keep that out unless asked for by name.
+    let asked = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("wasmtime_wasi"));
+    if !asked && let Ok(quiet) = "wasmtime_wasi=warn".parse() {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
