@@ -1,13 +1,21 @@
-//! JavaScript cold starts, with and without the V8 start-up snapshot,
-//! side by side in one run: the time from a request's arrival at
-//! `islet::Host` to its response, for tenants that have no isolate yet
-//! (isolate + context creation, platform layer, module evaluation, the
-//! request itself). A warm request is shown for scale.
+//! Cold starts: the time from a request's arrival at `islet::Host` to its
+//! response, for tenants that have no isolate or instance yet. A warm
+//! request is shown for scale.
+//!
+//! - JavaScript, with and without the V8 start-up snapshot, side by side
+//!   (isolate + context creation, platform layer, module evaluation, the
+//!   request itself).
+//! - WebAssembly: the WAT hello world and the SDK examples, with their
+//!   module sizes. Modules are compiled when the tenant is loaded, so a
+//!   cold start is instantiation from the linked `InstancePre`, the WASI
+//!   context, `_initialize` (libc and Rust std start-up) and the request.
+//!   The SDK examples are built first with `examples/build.sh` (see the
+//!   README for the toolchain).
 //!
 //! Run with `cargo bench -p islet-benches --bench cold_start`. Set
 //! `ISLET_BENCH_QUICK=1` for a shorter run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,7 +43,7 @@ fn main() {
         ("evaluated per isolate", false),
     ] {
         islet::engine::js::set_snapshot_enabled(snapshot);
-        let (cold, warm) = runtime.block_on(measure(tenants));
+        let (cold, warm) = runtime.block_on(measure(tenants, Main::Js(HELLO_JS)));
         println!(
             "| {label} | {:.2} ms | {:.2} ms | {:.3} ms |",
             percentile(&cold, 0.5),
@@ -44,15 +52,63 @@ fn main() {
         );
     }
     islet::engine::js::set_snapshot_enabled(true);
+
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let built = std::process::Command::new("bash")
+        .arg(examples.join("build.sh"))
+        .output()
+        .expect("run examples/build.sh");
+    assert!(
+        built.status.success(),
+        "examples/build.sh failed (see the README for the wasm toolchain):\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let release = examples.join("target/wasm32-wasip1/release");
+    println!("\n## WebAssembly cold start (islet-benches/cold_start.rs)\n");
+    println!(
+        "{tenants} tenants per module, each started by its first request; 2 worker threads.\n"
+    );
+    println!("| module | size | cold p50 | cold p99 | warm p50 |");
+    println!("|---|---|---|---|---|");
+    for (label, path) in [
+        ("WAT hello world", examples.join("hello-wat/hello.wat")),
+        ("Rust hello world (SDK)", release.join("hello_rust.wasm")),
+        ("C hello world (SDK)", release.join("hello_c.wasm")),
+        ("Rust JSON API (SDK, serde)", release.join("json_api.wasm")),
+    ] {
+        let size = std::fs::metadata(&path).expect("module").len();
+        let (cold, warm) = runtime.block_on(measure(tenants, Main::File(path)));
+        println!(
+            "| {label} | {:.1} KB | {:.3} ms | {:.3} ms | {:.3} ms |",
+            size as f64 / 1e3,
+            percentile(&cold, 0.5),
+            percentile(&cold, 0.99),
+            percentile(&warm, 0.5)
+        );
+    }
 }
 
-async fn measure(tenants: usize) -> (Vec<f64>, Vec<f64>) {
+/// The tenants' code: JS source to write, or a module file to point at.
+enum Main {
+    Js(&'static str),
+    File(PathBuf),
+}
+
+async fn measure(tenants: usize, main: Main) -> (Vec<f64>, Vec<f64>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("hello.js"), HELLO_JS).expect("write tenant");
+    let main = match main {
+        Main::Js(source) => {
+            let path = dir.path().join("hello.js");
+            std::fs::write(&path, source).expect("write tenant");
+            path
+        }
+        Main::File(path) => path,
+    };
+    let main = main.to_str().expect("UTF-8 path");
     let mut toml = String::from("[server]\nworkers = 2\n");
     for i in 0..tenants {
         toml.push_str(&format!(
-            "\n[[tenant]]\nname = \"t{i}\"\nmain = \"hello.js\"\nroutes = [\"t{i}.bench/*\"]\n"
+            "\n[[tenant]]\nname = \"t{i}\"\nmain = \"{main}\"\nroutes = [\"t{i}.bench/*\"]\n"
         ));
     }
     let path = dir.path().join("islet.toml");
@@ -74,7 +130,7 @@ async fn measure(tenants: usize) -> (Vec<f64>, Vec<f64>) {
 
 /// Milliseconds for one request to tenant `i`.
 async fn timed(host: &Host, i: usize) -> f64 {
-    let request = http::Request::get(format!("http://t{i}.bench/x"))
+    let request = http::Request::get(format!("http://t{i}.bench/todos"))
         .header("host", format!("t{i}.bench"))
         .body(Full::new(Bytes::new()))
         .expect("request");
