@@ -58,18 +58,51 @@ async fn gated_upstream(gate: Arc<Notify>) -> u16 {
     port
 }
 
+/// The same for a WASM guest: it writes a chunk, then fetches the gate
+/// and writes what it got, all in one call of its handler.
+const WASM_STREAMER: &str = r#"
+(module
+  (import "islet" "env_get" (func $env (param i32 i32 i32 i32) (result i32)))
+  (import "islet" "response_write" (func $write (param i32 i32) (result i32)))
+  (import "islet" "fetch" (func $fetch (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "islet" "fetch_body_read" (func $read (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "GATE")
+  (data (i32.const 16) "GET")
+  (data (i32.const 32) "first chunk\n")
+  (data (i32.const 48) "\n")
+  (func (export "islet_handle")
+    (local $url_len i32) (local $handle i32)
+    (drop (call $write (i32.const 32) (i32.const 12)))
+    (local.set $url_len (call $env (i32.const 0) (i32.const 4) (i32.const 100) (i32.const 200)))
+    (local.set $handle (call $fetch (i32.const 16) (i32.const 3) (i32.const 100) (local.get $url_len)
+      (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+    (drop (call $write (i32.const 400)
+      (call $read (local.get $handle) (i32.const 400) (i32.const 100))))
+    (drop (call $write (i32.const 48) (i32.const 1)))))
+"#;
+
 #[tokio::test]
 async fn each_chunk_reaches_the_client_when_it_is_written() {
+    streams_chunk_by_chunk("stream.js", WORKER).await;
+}
+
+#[tokio::test]
+async fn each_chunk_a_wasm_guest_writes_reaches_the_client_before_it_returns() {
+    streams_chunk_by_chunk("stream.wat", WASM_STREAMER).await;
+}
+
+async fn streams_chunk_by_chunk(main: &str, code: &str) {
     let gate = Arc::new(Notify::new());
     let port = gated_upstream(gate.clone()).await;
     let project = Project::new();
-    project.file("stream.js", WORKER).config(&format!(
+    project.file(main, code).config(&format!(
         r#"
         [[tenant]]
         name = "stream"
-        main = "stream.js"
+        main = "{main}"
         routes = ["*/*"]
-        vars = {{ PORT = "{port}" }}
+        vars = {{ PORT = "{port}", GATE = "http://127.0.0.1:{port}/gate" }}
         allowed_hosts = ["127.0.0.1"]
         "#
     ));
