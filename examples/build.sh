@@ -8,12 +8,8 @@
 # (wasi-sdk, or a distribution's wasi-libc package).
 #
 # Environment overrides, for toolchains set up differently (.ci/run uses
-# them for the offline machines described in the README):
-#   ISLET_WASM_CARGO      cargo to run (default: cargo)
-#   ISLET_WASM_RUSTC      rustc for it (default: the cargo's own)
-#   ISLET_WASM_RUSTFLAGS  RUSTFLAGS for the wasm build (default: none)
-#   ISLET_WASM_BUILD_STD  1 to compile std from source (-Zbuild-std), for
-#                         toolchains without a prebuilt wasm32-wasip1 std
+# them for the offline machines described in the README): the Rust ones
+# are listed in ../sdk/wasm-cargo.sh, which runs the cargo build; and
 #   ISLET_WASM_CC         C compiler (default: clang)
 #   ISLET_WASM_C_TARGET   its target triple (default: wasm32-wasip1)
 #   ISLET_WASM_CFLAGS     extra C flags, e.g. --sysroot=/opt/wasi-sysroot
@@ -22,23 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 out="$here/target/wasm32-wasip1/release"
 
-# Variables of an enclosing cargo or rustup (when run from `cargo test`)
-# would pick the wrong toolchain or target directory.
-unset RUSTUP_TOOLCHAIN CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTFLAGS \
-    CARGO_ENCODED_RUSTFLAGS RUSTC RUSTC_WRAPPER CARGO_BUILD_RUSTFLAGS
-
-cargo_args=(build --release --locked)
-if [ "${ISLET_WASM_BUILD_STD:-0}" = 1 ]; then
-    export RUSTC_BOOTSTRAP=1
-    cargo_args+=(-Zbuild-std=std,panic_abort)
-fi
-if [ -n "${ISLET_WASM_RUSTC:-}" ]; then
-    export RUSTC="$ISLET_WASM_RUSTC"
-fi
-if [ -n "${ISLET_WASM_RUSTFLAGS:-}" ]; then
-    export RUSTFLAGS="$ISLET_WASM_RUSTFLAGS"
-fi
-"${ISLET_WASM_CARGO:-cargo}" "${cargo_args[@]}"
+../sdk/wasm-cargo.sh
 
 cc="${ISLET_WASM_CC:-clang}"
 # shellcheck disable=SC2086 # ISLET_WASM_CFLAGS is a list of flags

@@ -44,7 +44,7 @@ struct Section {
 
 /// The scenarios, with how many measurements (progress steps) each makes.
 const SCENARIOS: [(&str, usize); 6] = [
-    ("hello", 5),
+    ("hello", 6),
     ("switching", 3),
     ("cold", 3),
     ("density", 8),
@@ -277,6 +277,79 @@ impl Bench {
         })
     }
 
+    /// `wasmtime serve` with the same hello world as a wasi:http component
+    /// (`peers/wasi-http-hello`, built here), or why it cannot run.
+    fn wasmtime_serve(&self) -> Result<Server, String> {
+        let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
+        let local = peers.join("wasmtime/bin/wasmtime");
+        let program = if local.exists() {
+            local
+        } else if Command::new("wasmtime").arg("--version").output().is_ok() {
+            PathBuf::from("wasmtime")
+        } else {
+            return Err(
+                "not found (`cargo install wasmtime-cli --root benches/peers/wasmtime`)".into(),
+            );
+        };
+        let guest = peers.join("wasi-http-hello");
+        let built = Command::new("bash")
+            .arg(peers.join("../../sdk/wasm-cargo.sh"))
+            .current_dir(&guest)
+            .output()
+            .map_err(|e| format!("cannot build the guest: {e}"))?;
+        if !built.status.success() {
+            return Err(format!(
+                "the guest did not build: {}",
+                String::from_utf8_lossy(&built.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+        let core = std::fs::read(guest.join("target/wasm32-wasip1/release/wasi_http_hello.wasm"))
+            .map_err(|e| format!("no guest module: {e}"))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&core)
+            .and_then(|e| {
+                e.adapter(
+                    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER,
+                )
+            })
+            .and_then(|e| e.validate(true).encode())
+            .map_err(|e| format!("cannot make the component: {e:#}"))?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("hello.wasm");
+        std::fs::write(&path, component).map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = self
+            .pinned(0, &program)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start it: {e}"))?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let server = Server {
+            child,
+            addr,
+            logs: Arc::default(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline {
+                return Err("it did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::mem::forget(dir);
+        Ok(server)
+    }
+
     fn hyper(&self) -> Server {
         let runner = std::env::current_exe().expect("the runner's path");
         let mut child = self
@@ -391,11 +464,24 @@ impl Bench {
                 .unwrap(),
             }
         }
-        writeln!(
-            out,
-            "| wasmtime serve | not measured: see the README's limitations | | | | |"
-        )
-        .unwrap();
+        progress::step("hello: wasmtime serve");
+        match self.wasmtime_serve() {
+            Ok(server) => {
+                let load = self.wrk(server.addr, HOST_SCRIPT);
+                row(
+                    &mut out,
+                    "wasmtime serve, wasi:http hello world",
+                    &load,
+                    base_rps,
+                );
+                ratios.push(format!(
+                    "islet WASM / wasmtime serve: {:.2}x (target ≥ 1.5x)",
+                    islet_wasm / load.rps
+                ));
+                measured.push(("wasmtime serve".to_string(), load));
+            }
+            Err(why) => writeln!(out, "| wasmtime serve | {why} | | | | |").unwrap(),
+        }
         writeln!(out, "\n{}.\n", ratios.join("; ")).unwrap();
         let charts = vec![
             (
@@ -796,6 +882,18 @@ impl Bench {
                 counter("page-faults") / requests,
             )
             .unwrap();
+            let by_dso = Command::new("perf")
+                .args(["report", "--stdio", "--no-children", "-g", "none"])
+                .args(["--sort", "dso", "--percent-limit", "2", "-i"])
+                .arg(&data)
+                .output()
+                .expect("perf report");
+            let shares: Vec<String> = String::from_utf8_lossy(&by_dso.stdout)
+                .lines()
+                .filter(|l| l.contains('%') && !l.trim_start().starts_with('#'))
+                .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+                .collect();
+            writeln!(out, "CPU time by binary: {}.\n", shares.join(", ")).unwrap();
             let report = Command::new("perf")
                 .args(["report", "--stdio", "--no-children", "-g", "none"])
                 .args(["--sort", "dso,symbol", "--percent-limit", "1", "-i"])

@@ -371,8 +371,7 @@ pub(super) fn define_abi(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         |mut caller: Caller<'_, HostState>, buf: i32, len: i32| {
             let f = import::RANDOM_FILL;
             let mut bytes = vec![0; len as u32 as usize];
-            getrandom::fill(&mut bytes)
-                .map_err(|e| wasmtime::format_err!("the host's random source failed: {e}"))?;
+            islet_bindings::crypto::random_fill(&mut bytes);
             write_guest(&mut caller, f, buf, len, &bytes)?;
             Ok(0)
         },

@@ -2,7 +2,8 @@
 //!
 //! A module is compiled once, when its tenant is loaded, and linked
 //! against the host functions into an [`InstancePre`]: unknown imports and
-//! missing exports fail then, not on the first request. Each worker thread
+//! missing exports fail then, not on the first request. Tenants that run
+//! the same module (by content) share the compiled copy. Each worker thread
 //! that serves the tenant creates its own [`Store`] and instance from it.
 //!
 //! A core instance is not re-entrant, so one [`WasmIsolate`] serves one
@@ -27,10 +28,10 @@
 mod abi;
 mod wasi;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use islet_bindings::abi as spec;
 use islet_bindings::policy::FetchPolicy;
@@ -54,6 +55,9 @@ use crate::tenant::Tenant;
 pub struct WasmEngine {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
+    /// Modules compiled so far, by the SHA-256 of their binary: tenants
+    /// that run the same module share one compiled copy.
+    compiled: Arc<Mutex<HashMap<Vec<u8>, InstancePre<HostState>>>>,
 }
 
 impl WasmEngine {
@@ -71,6 +75,7 @@ impl WasmEngine {
         Ok(WasmEngine {
             engine,
             linker: Arc::new(linker),
+            compiled: Arc::default(),
         })
     }
 
@@ -88,12 +93,20 @@ impl WasmEngine {
             }
             bytes
         };
+        let key = islet_bindings::crypto::digest("SHA-256", bytes).expect("SHA-256 is known");
+        if let Some(pre) = self.compiled.lock().expect("module cache").get(&key) {
+            return Ok(WasmProgram { pre: pre.clone() });
+        }
         let module = Module::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
         check_exports(&module)?;
         let pre = self
             .linker
             .instantiate_pre(&module)
             .map_err(|e| format!("{e:#}"))?;
+        self.compiled
+            .lock()
+            .expect("module cache")
+            .insert(key, pre.clone());
         Ok(WasmProgram { pre })
     }
 }
