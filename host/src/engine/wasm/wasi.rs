@@ -45,7 +45,10 @@ pub(super) struct Wasi {
 impl Wasi {
     /// Builds the context for `tenant`, granting `dir` if it is set.
     pub(super) fn new(tenant: &Arc<str>, dir: Option<&DirGrant>) -> Result<Wasi, String> {
+        // Start-up code (`_initialize`) runs before the first request:
+        // give it the time of instantiation rather than the epoch.
         let clock = FrozenClock::default();
+        clock.advance();
         let stdout = LogStream::new(tenant.clone(), Level::Info);
         let stderr = LogStream::new(tenant.clone(), Level::Warn);
         let mut builder = WasiCtxBuilder::new();
