@@ -95,3 +95,60 @@ async fn precompiled_wasm_binaries_load_too() {
     let server = project.serve();
     assert_eq!(server.get("x", "/").await.body, "Hello from WebAssembly!\n");
 }
+
+#[tokio::test]
+async fn compiled_modules_are_cached_on_disk() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let module = example("hello-wat/hello.wat");
+    let args = ["dev", module.to_str().unwrap()];
+    let env = [("ISLET_CACHE_DIR", cache_dir)];
+    let cached = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .flatten()
+            .map(|f| f.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("wasm-")
+            })
+            .collect()
+    };
+
+    // The first start compiles the module and caches the code...
+    let first = Server::start_with_env(&args, &env);
+    assert_eq!(first.get("x", "/").await.status, 200);
+    drop(first);
+    let files = cached();
+    assert_eq!(files.len(), 1, "one cached module");
+    let mode = std::fs::metadata(cache.path()).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o700,
+        "the cache is private"
+    );
+
+    // ...the next loads it instead of compiling...
+    let second = Server::start_with_env(&args, &env);
+    second.wait_for_log(&["compiled module loaded from the cache"]);
+    assert_eq!(second.get("x", "/").await.body, "Hello from WebAssembly!\n");
+    drop(second);
+
+    // ...and a corrupt file is compiled again, never run.
+    let mut corrupt = std::fs::read(&files[0]).unwrap();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xff;
+    std::fs::write(&files[0], corrupt).unwrap();
+    let third = Server::start_with_env(&args, &env);
+    assert_eq!(third.get("x", "/").await.body, "Hello from WebAssembly!\n");
+    assert!(
+        !third
+            .logs()
+            .contains("compiled module loaded from the cache"),
+        "{}",
+        third.logs()
+    );
+}

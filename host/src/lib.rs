@@ -61,6 +61,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod body;
+pub mod cache;
 pub mod config;
 pub mod cpu;
 pub mod engine;

@@ -8,14 +8,11 @@
 //! and the private `hooks` object comes back through the context's
 //! snapshot data.
 //!
-//! **Cache.** The blob is kept on disk, keyed by islet's version, V8's
-//! version and flags, and the platform layer's sources, so a restart
-//! loads it instead of making it again. The directory is
-//! `$ISLET_CACHE_DIR`, else `$XDG_CACHE_HOME/islet`, else
-//! `~/.cache/islet`, created private to the user: a snapshot holds
-//! compiled code, so it must live where no tenant can write. The file
-//! carries a SHA-256 of the blob, since V8 would trust a corrupt one; a
-//! missing, stale or corrupt file is simply made again.
+//! **Cache.** The blob is kept in islet's on-disk cache
+//! ([`crate::cache`]: private to the user, checksummed, since V8 would
+//! trust a corrupt blob), keyed by islet's version, V8's version and
+//! flags, and the platform layer's sources, so a restart loads it instead
+//! of making it again; a missing, stale or corrupt file is made again.
 //!
 //! What must not be in the snapshot, isn't: native operations appear as
 //! external references ([`super::ops::external_references`], the same
@@ -24,8 +21,7 @@
 //! `initContext` hook after load.
 
 use std::borrow::Cow;
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -56,7 +52,7 @@ pub(super) fn blob() -> Option<&'static [u8]> {
     SNAPSHOT
         .get_or_init(|| {
             let path = cache_path();
-            if let Some(snapshot) = path.as_ref().and_then(load) {
+            if let Some(snapshot) = path.as_deref().and_then(load) {
                 return Some(snapshot);
             }
             match create() {
@@ -111,41 +107,28 @@ fn create() -> Result<Snapshot, String> {
 }
 
 /// The first bytes of a cached snapshot file.
-const MAGIC: &[u8; 8] = b"ISLETSN1";
+const MAGIC: &[u8; 8] = b"ISLETSN2";
 
 /// Where the snapshot for this build, V8 and platform layer is cached.
 fn cache_path() -> Option<PathBuf> {
-    let dir = std::env::var_os("ISLET_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("islet")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/islet")))?;
-    let mut key = Vec::new();
-    for part in [
-        env!("CARGO_PKG_VERSION"),
-        v8::V8::get_version(),
-        super::V8_FLAGS,
-    ] {
-        key.extend_from_slice(part.as_bytes());
-        key.push(0);
-    }
+    let mut parts: Vec<&[u8]> = vec![
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        v8::V8::get_version().as_bytes(),
+        super::V8_FLAGS.as_bytes(),
+    ];
     for (name, source) in islet_bindings::js::PLATFORM {
-        key.extend_from_slice(name.as_bytes());
-        key.extend_from_slice(source.as_bytes());
+        parts.push(name.as_bytes());
+        parts.push(source.as_bytes());
     }
-    let digest = islet_bindings::crypto::digest("SHA-256", &key).ok()?;
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    Some(dir.join(format!("v8-snapshot-{hex}.bin")))
+    let key = crate::cache::key(parts);
+    Some(crate::cache::dir()?.join(format!("v8-snapshot-{key}.bin")))
 }
 
-fn load(path: &PathBuf) -> Option<Snapshot> {
-    let bytes = std::fs::read(path).ok()?;
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    let (index, rest) = rest.split_first_chunk::<8>()?;
-    let (checksum, blob) = rest.split_first_chunk::<32>()?;
-    // V8 trusts a snapshot blindly: check it is the one we wrote.
-    let actual = islet_bindings::crypto::digest("SHA-256", blob).ok()?;
-    if blob.is_empty() || actual != checksum {
-        tracing::debug!(path = %path.display(), "ignoring a corrupt cached V8 snapshot");
+/// The cached snapshot: the index of `hooks` (8 bytes), then the blob.
+fn load(path: &Path) -> Option<Snapshot> {
+    let payload = crate::cache::load(path, MAGIC)?;
+    let (index, blob) = payload.split_first_chunk::<8>()?;
+    if blob.is_empty() {
         return None;
     }
     tracing::debug!(path = %path.display(), "V8 start-up snapshot loaded from the cache");
@@ -155,24 +138,8 @@ fn load(path: &PathBuf) -> Option<Snapshot> {
     })
 }
 
-/// Writes the cache file atomically; failing to cache is not an error.
-fn store(path: &PathBuf, snapshot: &Snapshot) {
-    let result = (|| -> std::io::Result<()> {
-        let dir = path.parent().expect("the cache path has a directory");
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
-        let temp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&(snapshot.hooks_index as u64).to_le_bytes())?;
-        let checksum = islet_bindings::crypto::digest("SHA-256", &snapshot.blob)
-            .expect("SHA-256 is supported");
-        file.write_all(&checksum)?;
-        file.write_all(&snapshot.blob)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if let Err(error) = result {
-        tracing::debug!(%error, path = %path.display(), "cannot cache the V8 start-up snapshot");
-    }
+fn store(path: &Path, snapshot: &Snapshot) {
+    let mut payload = (snapshot.hooks_index as u64).to_le_bytes().to_vec();
+    payload.extend_from_slice(&snapshot.blob);
+    crate::cache::store(path, MAGIC, &payload);
 }

@@ -3,7 +3,9 @@
 //! A module is compiled once, when its tenant is loaded, and linked
 //! against the host functions into an [`InstancePre`]: unknown imports and
 //! missing exports fail then, not on the first request. Tenants that run
-//! the same module (by content) share the compiled copy. Each worker thread
+//! the same module (by content) share the compiled copy, and the compiled
+//! code is kept in islet's on-disk cache ([`crate::cache`]), so a restart
+//! loads it instead of compiling again. Each worker thread
 //! that serves the tenant creates its own [`Store`] and instance from it.
 //!
 //! A core instance is not re-entrant, so one [`WasmIsolate`] serves one
@@ -97,7 +99,7 @@ impl WasmEngine {
         if let Some(pre) = self.compiled.lock().expect("module cache").get(&key) {
             return Ok(WasmProgram { pre: pre.clone() });
         }
-        let module = Module::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        let module = self.compile(bytes, &key)?;
         check_exports(&module)?;
         let pre = self
             .linker
@@ -110,6 +112,60 @@ impl WasmEngine {
         Ok(WasmProgram { pre })
     }
 }
+
+impl WasmEngine {
+    /// Compiles `bytes` (whose SHA-256 is `digest`), or loads the code
+    /// compiled by an earlier run from islet's on-disk cache.
+    fn compile(&self, bytes: &[u8], digest: &[u8]) -> Result<Module, String> {
+        let path = self.cache_path(digest);
+        if let Some(path) = &path
+            && let Some(compiled) = crate::cache::load(path, COMPILED_MAGIC)
+        {
+            // SAFETY: `Module::deserialize` runs the machine code it is
+            // given. This is code islet itself compiled and serialised:
+            // the cache directory is private to this user, and the file's
+            // SHA-256 matched what was written (`cache::load`); the key
+            // includes islet's version and the engine's compatibility
+            // hash, and wasmtime checks its own header too.
+            match unsafe { Module::deserialize(&self.engine, &compiled) } {
+                Ok(module) => {
+                    tracing::debug!(path = %path.display(), "compiled module loaded from the cache");
+                    return Ok(module);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, path = %path.display(), "ignoring a cached module");
+                }
+            }
+        }
+        let module = Module::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        if let Some(path) = &path
+            && let Ok(compiled) = module.serialize()
+        {
+            crate::cache::store(path, COMPILED_MAGIC, &compiled);
+        }
+        Ok(module)
+    }
+
+    /// Where the compiled code of the module with SHA-256 `digest` is
+    /// cached for this build of islet and these engine settings.
+    fn cache_path(&self, digest: &[u8]) -> Option<std::path::PathBuf> {
+        use std::hash::{Hash, Hasher};
+        let mut settings = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut settings);
+        let settings = settings.finish().to_le_bytes();
+        let key = crate::cache::key([
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            settings.as_slice(),
+            digest,
+        ]);
+        Some(crate::cache::dir()?.join(format!("wasm-{key}.cwasm")))
+    }
+}
+
+/// The first bytes of a cached compiled module.
+const COMPILED_MAGIC: &[u8; 8] = b"ISLETCW1";
 
 fn check_exports(module: &Module) -> Result<(), String> {
     match module.get_export(spec::HANDLER_EXPORT) {
