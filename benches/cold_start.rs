@@ -22,6 +22,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use islet::{Config, Host};
 
+#[path = "project.rs"]
+mod project;
+
 const HELLO_JS: &str = r#"export default { fetch(request) { return new Response("hello " + new URL(request.url).pathname); } };"#;
 
 fn main() {
@@ -95,25 +98,24 @@ enum Main {
 }
 
 async fn measure(tenants: usize, main: Main) -> (Vec<f64>, Vec<f64>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let main = match main {
-        Main::Js(source) => {
-            let path = dir.path().join("hello.js");
-            std::fs::write(&path, source).expect("write tenant");
-            path
+    let (file, code) = match main {
+        Main::Js(source) => ("hello.js".to_string(), source.as_bytes().to_vec()),
+        Main::File(path) => {
+            let name = path
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&path).expect("read module"))
         }
-        Main::File(path) => path,
     };
-    let main = main.to_str().expect("UTF-8 path");
-    let mut toml = String::from("[server]\nworkers = 2\n");
-    for i in 0..tenants {
-        toml.push_str(&format!(
-            "\n[[tenant]]\nname = \"t{i}\"\nmain = \"{main}\"\nroutes = [\"t{i}.bench/*\"]\n"
-        ));
-    }
-    let path = dir.path().join("islet.toml");
-    std::fs::write(&path, toml).expect("write config");
-    let config = Config::load(Path::new(&path)).expect("config");
+    let names: Vec<String> = (0..tenants).map(|i| format!("t{i}")).collect();
+    let refs: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), file.as_str(), code.as_slice()))
+        .collect();
+    let dir = project::project("[server]\nworkers = 2\n", &refs);
+    let config = Config::load(&dir.path().join("islet.toml")).expect("config");
     let host = Host::new(&config).expect("host");
 
     let mut cold = Vec::with_capacity(tenants);

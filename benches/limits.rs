@@ -14,7 +14,6 @@
 //! `ISLET_BENCH_QUICK=1` for a shorter run.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +24,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use islet::cpu::{CpuMeter, Interrupt, Metered, Watchdog, WorkerClock};
 use islet::{Config, Host};
+
+#[path = "project.rs"]
+mod project;
 
 const RUNAWAY_JS: &str = "export default { fetch() { while (true) {} } };";
 const HELLO_JS: &str = r#"export default { fetch() { return new Response("hello"); } };"#;
@@ -96,20 +98,15 @@ fn main() {
     );
 }
 
-/// A project directory with the given tenants, all on catch-all-free
-/// routes `NAME.bench/*`.
+/// A host of the given tenants, each routed at `NAME.bench/*`.
 fn host(tenants: &[(&str, &str, &str)], cpu_ms: u64) -> (tempfile::TempDir, Host) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut toml = format!("[server]\nworkers = 2\n\n[limits]\ncpu_ms = {cpu_ms}\n");
-    for (name, file, code) in tenants {
-        std::fs::write(dir.path().join(file), code).expect("write tenant");
-        toml.push_str(&format!(
-            "\n[[tenant]]\nname = \"{name}\"\nmain = \"{file}\"\nroutes = [\"{name}.bench/*\"]\n"
-        ));
-    }
-    let config_path = dir.path().join("islet.toml");
-    std::fs::write(&config_path, toml).expect("write config");
-    let config = Config::load(Path::new(&config_path)).expect("config");
+    let tenants: Vec<(&str, &str, &[u8])> = tenants
+        .iter()
+        .map(|(n, f, c)| (*n, *f, c.as_bytes()))
+        .collect();
+    let head = format!("[server]\nworkers = 2\n\n[limits]\ncpu_ms = {cpu_ms}\n");
+    let dir = project::project(&head, &tenants);
+    let config = Config::load(&dir.path().join("islet.toml")).expect("config");
     let host = Host::new(&config).expect("host");
     (dir, host)
 }

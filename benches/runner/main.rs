@@ -34,6 +34,8 @@ use charts::Chart;
 mod charts;
 mod hyper_server;
 mod progress;
+#[path = "../project.rs"]
+mod project;
 
 /// A scenario's results: a markdown section and its charts (file stem,
 /// chart).
@@ -999,18 +1001,7 @@ fn project_bytes(tenants: &[(&str, &str, &[u8])]) -> tempfile::TempDir {
 
 /// A project whose config starts with `head`.
 fn project_with(tenants: &[(&str, &str, &[u8])], head: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut toml = String::from(head);
-    for (name, file, code) in tenants {
-        std::fs::write(dir.path().join(file), code).expect("write tenant");
-        write!(
-            toml,
-            "\n[[tenant]]\nname = \"{name}\"\nmain = \"{file}\"\nroutes = [\"{name}.bench/*\"]\n"
-        )
-        .unwrap();
-    }
-    std::fs::write(dir.path().join("islet.toml"), toml).expect("write config");
-    dir
+    project::project(head, tenants)
 }
 
 fn get(addr: SocketAddr, host: &str) {
