@@ -62,6 +62,42 @@ pub mod import {
     /// `(buf, cap) -> len`: why the last call that returned `INVALID`,
     /// `DENIED` or `FAILED` did so.
     pub const LAST_ERROR: &str = "last_error";
+    /// `(buf, cap) -> len`: the names of the tenant's `vars`, one per line.
+    pub const ENV_NAMES: &str = "env_names";
+    /// `(name, name_len, args, args_len) -> len | ERROR`: runs a platform
+    /// operation ([`crate::ops`]) on encoded arguments; the encoded result
+    /// (or, after `ERROR`, the encoded `[kind, message]`) is then read
+    /// with `op_result`.
+    pub const OP: &str = "op";
+    /// `(buf, cap) -> len`: the encoded result of the last `op`.
+    pub const OP_RESULT: &str = "op_result";
+    /// `(kind, msg, len)`: fails the running request (500 if the head was
+    /// not sent) with a message for the log: kind 0 an uncaught exception,
+    /// 1 a handler that returned no response, 2 a handler whose result can
+    /// never arrive. While a runtime loads, it fails the load instead.
+    pub const FAIL: &str = "fail";
+    /// `(buf, cap) -> len`: for a language runtime, while it initialises or
+    /// loads: the source it is to load (the tenant's code; while the
+    /// runtime initialises, its platform layer, or nothing).
+    pub const RUNTIME_SOURCE: &str = "runtime_source";
+    /// `(buf, cap) -> len`: the file name of that source, for messages.
+    pub const RUNTIME_SOURCE_NAME: &str = "runtime_source_name";
+}
+
+/// Exports of a language runtime (see `bindings/ABI.md`, "Runtimes").
+pub mod runtime {
+    /// The custom section that names a runtime: `name=...`, `version=...`
+    /// and `platform=...` lines.
+    pub const SECTION: &str = "islet_runtime";
+    /// `() -> ()`: initialises the interpreter and its platform layer;
+    /// run once per runtime version, then snapshotted.
+    pub const INIT_EXPORT: &str = "islet_runtime_init";
+    /// `() -> ()`: loads the tenant's source; run once per tenant, then
+    /// snapshotted.
+    pub const LOAD_EXPORT: &str = "islet_runtime_load";
+    /// `() -> ()`, optional: runs in every instance restored from a
+    /// snapshot, before its first request (reseeds random generators).
+    pub const RESUME_EXPORT: &str = "islet_runtime_resume";
 }
 
 /// Negative results of host imports.
@@ -79,4 +115,6 @@ pub mod code {
     pub const DENIED: i32 = -5;
     /// The outbound request failed (connection, TLS, redirects, size).
     pub const FAILED: i32 = -6;
+    /// `op`: the operation threw; `op_result` holds `[kind, message]`.
+    pub const ERROR: i32 = -7;
 }

@@ -11,6 +11,9 @@
 //!   [`policy`], [`log`]): what the JS
 //!   layer and the WASM ABI call into. Policy that must hold for every
 //!   engine lives here, not in the engines.
+//! - [`ops`]: the same operations behind one entry point with a small
+//!   value encoding, for language runtimes inside WebAssembly (QuickJS)
+//!   that reach them through the ABI's `op` import.
 //! - [`abi`]: the islet WASM ABI, the contract between the host and a
 //!   WebAssembly tenant. Its reference document is `bindings/ABI.md`.
 //!
@@ -21,6 +24,7 @@ pub mod abi;
 pub mod crypto;
 pub mod js;
 pub mod log;
+pub mod ops;
 pub mod policy;
 pub mod text;
 pub mod url;

@@ -55,6 +55,9 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// The tenants, in file order.
     pub tenants: Vec<TenantConfig>,
+    /// Language runtimes by name (`[runtimes]`): the runtime module that
+    /// tenants naming it are deployed on (see [`crate::runtime`]).
+    pub runtimes: BTreeMap<String, PathBuf>,
 }
 
 /// `[outbound]`: how tenants' `fetch` reaches other services.
@@ -100,6 +103,16 @@ pub struct ServerConfig {
     /// Largest tenant code file (`main`) in MiB; larger ones are refused
     /// at load time. Default is 10.
     pub max_module_mb: u64,
+    /// Where islet keeps deployment state: the runtime version each
+    /// runtime tenant was deployed with, and a copy of every runtime
+    /// module a tenant was deployed on. Default: `.islet` next to the
+    /// config file; none for `islet dev` (nothing is recorded).
+    pub state_dir: Option<PathBuf>,
+    /// WebAssembly instances that can be live at once (each tenant that
+    /// ran on a worker thread holds one there). wasmtime's pooling
+    /// allocator reserves address space (not memory) for all of them up
+    /// front: 4 GiB each. Default is 10,000.
+    pub wasm_instances: u32,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +127,8 @@ impl Default for ServerConfig {
             quarantine_workers: 1,
             memory_target_mb: None,
             max_module_mb: 10,
+            state_dir: None,
+            wasm_instances: 10_000,
         }
     }
 }
@@ -162,6 +177,65 @@ pub struct TenantConfig {
     /// A host directory a WASM tenant may read through WASI, seen by the
     /// guest as `/`. Default is none: no filesystem at all.
     pub dir: Option<DirGrant>,
+    /// The language runtime the tenant's `main` runs on (`runtime`), if
+    /// any; without one, the engine follows from `main`'s extension.
+    pub runtime: Option<RuntimeSpec>,
+}
+
+/// A tenant's `runtime`: a name, optionally pinned to a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    /// The runtime's name, a key of `[runtimes]`.
+    pub name: String,
+    /// `quickjs@1.0.0` pins `1.0.0`; `quickjs@1` pins any `1.x`.
+    pub version: Option<String>,
+}
+
+impl RuntimeSpec {
+    /// Parses `name` or `name@version`.
+    pub fn parse(text: &str) -> Result<RuntimeSpec, String> {
+        let (name, version) = match text.split_once('@') {
+            Some((name, version)) => (name, Some(version)),
+            None => (text, None),
+        };
+        if name.is_empty() || !name.chars().all(is_name_char) {
+            return Err(format!(
+                "`{text}` is not a runtime name like `quickjs` or `quickjs@1.0.0`"
+            ));
+        }
+        if let Some(v) = version
+            && (v.is_empty() || !v.chars().all(is_name_char))
+        {
+            return Err(format!("`{text}`: `{v}` is not a version like `1.0.0`"));
+        }
+        Ok(RuntimeSpec {
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    /// Whether `version` satisfies the pin: equal, or a dotted extension
+    /// of it (`1` accepts `1.2.0`).
+    pub fn accepts(&self, version: &str) -> bool {
+        match &self.version {
+            None => true,
+            Some(pin) => {
+                version == pin
+                    || version
+                        .strip_prefix(pin.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            }
+        }
+    }
+}
+
+impl fmt::Display for RuntimeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{}@{v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
 }
 
 /// A host directory granted to a WASM tenant (`dir` and `dir_writable`).
@@ -190,6 +264,8 @@ struct RawConfig {
     outbound: RawOutbound,
     #[serde(default)]
     tenant: Vec<RawTenant>,
+    #[serde(default)]
+    runtimes: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -216,6 +292,8 @@ struct RawServer {
     quarantine_workers: Option<usize>,
     memory_target_mb: Option<u64>,
     max_module_mb: Option<u64>,
+    state_dir: Option<PathBuf>,
+    wasm_instances: Option<u32>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -265,6 +343,7 @@ struct RawTenant {
     limits: RawLimits,
     dir: Option<PathBuf>,
     dir_writable: Option<bool>,
+    runtime: Option<String>,
 }
 
 impl Config {
@@ -339,7 +418,12 @@ impl Config {
                 .unwrap_or(defaults.quarantine_workers),
             memory_target_mb: raw.server.memory_target_mb,
             max_module_mb: raw.server.max_module_mb.unwrap_or(defaults.max_module_mb),
+            state_dir: Some(base.join(raw.server.state_dir.unwrap_or_else(|| ".islet".into()))),
+            wasm_instances: raw.server.wasm_instances.unwrap_or(defaults.wasm_instances),
         };
+        if server.wasm_instances == 0 {
+            return Err(err("`server.wasm_instances` must be at least 1".into()));
+        }
         if server.max_module_mb == 0 {
             return Err(err("`server.max_module_mb` must be at least 1".into()));
         }
@@ -368,6 +452,23 @@ impl Config {
                 None => None,
             },
         };
+
+        let mut runtimes = BTreeMap::new();
+        for (name, file) in raw.runtimes {
+            if name.is_empty() || !name.chars().all(is_name_char) {
+                return Err(err(format!(
+                    "`runtimes.{name}`: a name may hold only letters, digits, `-`, `_` and `.`"
+                )));
+            }
+            let file = base.join(file);
+            if !file.is_file() {
+                return Err(err(format!(
+                    "`runtimes.{name}`: `{}` does not exist",
+                    file.display()
+                )));
+            }
+            runtimes.insert(name, file);
+        }
 
         // Default limits, then each tenant with its overrides.
         let limits = raw.limits.over(Limits::default());
@@ -432,6 +533,26 @@ impl Config {
                 }
                 (None, None) => None,
             };
+            let runtime = match t.runtime {
+                Some(spec) => {
+                    let spec = RuntimeSpec::parse(&spec)
+                        .map_err(|e| err(format!("tenant `{}`: `runtime`: {e}", t.name)))?;
+                    if !runtimes.contains_key(&spec.name) {
+                        return Err(err(format!(
+                            "tenant `{}`: `runtime`: no runtime named `{}` in `[runtimes]`",
+                            t.name, spec.name
+                        )));
+                    }
+                    if dir.is_some() {
+                        return Err(err(format!(
+                            "tenant `{}`: `dir` is for WASM modules; a runtime tenant cannot use it",
+                            t.name
+                        )));
+                    }
+                    Some(spec)
+                }
+                None => None,
+            };
             tenants.push(TenantConfig {
                 name: t.name,
                 main,
@@ -440,6 +561,7 @@ impl Config {
                 allowed_hosts: t.allowed_hosts,
                 limits,
                 dir,
+                runtime,
             });
         }
 
@@ -449,14 +571,26 @@ impl Config {
             admin,
             outbound,
             tenants,
+            runtimes,
         })
     }
 
     /// The configuration of `islet dev`: one tenant named after the
     /// script, serving every route.
     pub fn single(script: &Path) -> Result<Config, ConfigError> {
+        Self::single_on(script, None)
+    }
+
+    /// Like [`Config::single`]; with `runtime`, a runtime's name and its
+    /// module's path, the script runs on that language runtime.
+    pub fn single_on(script: &Path, runtime: Option<(&str, &Path)>) -> Result<Config, ConfigError> {
         if !script.is_file() {
             return Err(ConfigError::new(script, "no such file"));
+        }
+        if let Some((_, module)) = runtime
+            && !module.is_file()
+        {
+            return Err(ConfigError::new(module, "no such file"));
         }
         let name = script
             .file_stem()
@@ -478,7 +612,15 @@ impl Config {
                 allowed_hosts: Vec::new(),
                 limits,
                 dir: None,
+                runtime: runtime.map(|(name, _)| RuntimeSpec {
+                    name: name.to_owned(),
+                    version: None,
+                }),
             }],
+            runtimes: runtime
+                .map(|(name, module)| (name.to_owned(), module.to_path_buf()))
+                .into_iter()
+                .collect(),
         })
     }
 }

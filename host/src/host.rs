@@ -34,6 +34,9 @@ pub enum HostError {
     /// The wasm engine could not be created.
     #[error("cannot create the wasm engine: {0}")]
     Engine(String),
+    /// The deployment state (`server.state_dir`) cannot be read.
+    #[error("{0}")]
+    State(String),
     /// The outbound TLS settings are unusable.
     #[error("`outbound.ca_file`: {0}")]
     Outbound(String),
@@ -46,7 +49,10 @@ impl HostError {
     /// Whether the error is in the configuration or tenant code (rather
     /// than in the machine), so that fixing the config would fix it.
     pub fn is_config(&self) -> bool {
-        matches!(self, HostError::Load(_) | HostError::Outbound(_))
+        matches!(
+            self,
+            HostError::Load(_) | HostError::Outbound(_) | HostError::State(_)
+        )
     }
 }
 
@@ -70,12 +76,19 @@ impl Host {
     pub fn new(config: &Config) -> Result<Host, HostError> {
         crate::outbound::configure_tls(config.outbound.ca_file.as_deref())
             .map_err(HostError::Outbound)?;
-        let wasm = WasmEngine::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let max_memory_mb = config
+            .tenants
+            .iter()
+            .map(|t| t.limits.memory_mb)
+            .fold(config.limits.memory_mb, u64::max);
+        let wasm = WasmEngine::new(config.server.wasm_instances, max_memory_mb)
+            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let runtimes = crate::runtime::Runtimes::open(config).map_err(HostError::State)?;
         let mut tenants = Vec::with_capacity(config.tenants.len());
         let mut router = Router::new();
         for (id, t) in config.tenants.iter().enumerate() {
             let max_module = config.server.max_module_mb.saturating_mul(1 << 20);
-            let tenant = Arc::new(Tenant::load(id, t, &wasm, max_module)?);
+            let tenant = Arc::new(Tenant::load(id, t, &wasm, &runtimes, max_module)?);
             for pattern in &t.routes {
                 // Config validation already refused duplicate routes.
                 let _ = router.insert(pattern, tenant.clone());

@@ -70,6 +70,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod outcome;
 pub mod route;
+pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod tenant;

@@ -32,6 +32,10 @@ enum Command {
     Dev {
         /// The tenant's code.
         script: PathBuf,
+        /// Run the script on this language runtime module (e.g. the
+        /// QuickJS runtime built by sdk/runtimes/build.sh).
+        #[arg(long, value_name = "MODULE")]
+        runtime: Option<PathBuf>,
         /// Listen address [default: 127.0.0.1:8080].
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -50,7 +54,23 @@ fn main() -> ExitCode {
 
     let (config, listen, source) = match &cli.command {
         Command::Serve { config, listen } => (Config::load(config), *listen, config),
-        Command::Dev { script, listen } => (Config::single(script), *listen, script),
+        Command::Dev {
+            script,
+            listen,
+            runtime,
+        } => {
+            let config = match runtime {
+                Some(module) => match islet::runtime::name_of(module) {
+                    Ok(name) => Config::single_on(script, Some((&name, module))),
+                    Err(error) => {
+                        eprintln!("islet: {}: {error}", module.display());
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None => Config::single(script),
+            };
+            (config, *listen, script)
+        }
     };
     let mut config = match config {
         Ok(config) => config,

@@ -14,8 +14,9 @@ use islet_bindings::policy::FetchPolicy;
 
 use crate::config::{DirGrant, Limits, TenantConfig};
 use crate::engine::js::JsProgram;
-use crate::engine::wasm::WasmEngine;
+use crate::engine::wasm::{RuntimeTenant, WasmEngine};
 use crate::engine::{EngineKind, Program};
+use crate::runtime::Runtimes;
 
 /// A tenant whose code could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,7 @@ impl Tenant {
         id: usize,
         config: &TenantConfig,
         wasm: &WasmEngine,
+        runtimes: &Runtimes,
         max_module_bytes: u64,
     ) -> Result<Tenant, LoadError> {
         let fail = |message: String| LoadError {
@@ -87,22 +89,51 @@ impl Tenant {
                 "`dir` grants a directory through WASI; only WASM tenants can use it".into(),
             ));
         }
-        let program: Arc<dyn Program> = match ext {
-            "js" | "mjs" => {
-                let source = String::from_utf8(bytes)
-                    .map_err(|_| fail(format!("`{}` is not UTF-8", path.display())))?;
-                Arc::new(JsProgram::load(&file_name(path), source).map_err(fail)?)
+        let program: Arc<dyn Program> = match (&config.runtime, ext) {
+            (Some(spec), _) => {
+                let module = runtimes
+                    .resolve(&config.name, spec)
+                    .map_err(|e| fail(format!("runtime `{spec}`: {e}")))?;
+                Arc::new(
+                    wasm.load_on_runtime(
+                        &module.bytes,
+                        &module.info,
+                        &RuntimeTenant {
+                            name: &config.name,
+                            source_name: &file_name(path),
+                            source: &bytes,
+                            vars: &config.vars,
+                            limits: config.limits,
+                        },
+                    )
+                    .map_err(|e| {
+                        fail(format!(
+                            "`{}` on runtime `{}@{}`: {e}",
+                            path.display(),
+                            module.info.name,
+                            module.info.version
+                        ))
+                    })?,
+                )
             }
-            "wasm" | "wat" => Arc::new(
-                wasm.load(&bytes, ext == "wat")
-                    .map_err(|e| fail(format!("`{}`: {e}", path.display())))?,
-            ),
-            _ => {
-                return Err(fail(format!(
-                    "`{}`: unknown kind of module; expected .js, .mjs, .wasm or .wat",
-                    path.display()
-                )));
-            }
+            (None, _) => match ext {
+                "js" | "mjs" => {
+                    let source = String::from_utf8(bytes)
+                        .map_err(|_| fail(format!("`{}` is not UTF-8", path.display())))?;
+                    Arc::new(JsProgram::load(&file_name(path), source).map_err(fail)?)
+                }
+                "wasm" | "wat" => Arc::new(
+                    wasm.load(&bytes, ext == "wat")
+                        .map_err(|e| fail(format!("`{}`: {e}", path.display())))?,
+                ),
+                _ => {
+                    return Err(fail(format!(
+                        "`{}`: unknown kind of module; expected .js, .mjs, .wasm or .wat \
+                     (or set `runtime`)",
+                        path.display()
+                    )));
+                }
+            },
         };
         let policy = FetchPolicy::new(&config.allowed_hosts)
             .map_err(|e| fail(format!("`allowed_hosts`: {e}")))?;

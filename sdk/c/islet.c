@@ -36,6 +36,14 @@ IMPORT("fetch_body_read")
 int32_t islet_raw_fetch_body_read(int32_t, void *, int32_t);
 IMPORT("fetch_close") int32_t islet_raw_fetch_close(int32_t);
 IMPORT("last_error") int32_t islet_raw_last_error(char *, int32_t);
+IMPORT("env_names") int32_t islet_raw_env_names(char *, int32_t);
+IMPORT("op")
+int32_t islet_raw_op(const char *, int32_t, const void *, int32_t);
+IMPORT("op_result") int32_t islet_raw_op_result(char *, int32_t);
+IMPORT("fail") void islet_raw_fail(int32_t, const char *, int32_t);
+IMPORT("runtime_source") int32_t islet_raw_runtime_source(char *, int32_t);
+IMPORT("runtime_source_name")
+int32_t islet_raw_runtime_source_name(char *, int32_t);
 
 /* Copy-out calls take (buf, cap) and return the full length: grow and
  * retry until the value fits. Each caller passes its import and, for the
@@ -272,4 +280,58 @@ char *islet_fetch_body(const islet_fetch_response *response, size_t *len) {
 void islet_fetch_close(islet_fetch_response *response) {
     if (response->handle > 0) islet_raw_fetch_close(response->handle);
     response->handle = 0;
+}
+
+/* ---- For language runtimes ------------------------------------------ */
+
+char *islet_env_names(void) { return plain(islet_raw_env_names); }
+
+char *islet_runtime_source_name(void) {
+    return plain(islet_raw_runtime_source_name);
+}
+
+/* A copy-out value that may hold NUL bytes: its length in *len. */
+static char *sized(int32_t (*fn)(char *, int32_t), int32_t first,
+                   size_t *len) {
+    int32_t cap = first;
+    for (;;) {
+        char *buf = malloc((size_t)cap + 1);
+        if (!buf) return NULL;
+        int32_t n = fn(buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if (n <= cap) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+            return buf;
+        }
+        free(buf);
+        cap = n;
+    }
+}
+
+char *islet_runtime_source(size_t *len) {
+    return sized(islet_raw_runtime_source, 4096, len);
+}
+
+int islet_op(const char *name, const void *args, size_t args_len, char **out,
+             size_t *out_len) {
+    int32_t n = islet_raw_op(name, (int32_t)strlen(name), args,
+                             (int32_t)args_len);
+    int rc = n == ISLET_OP_ERROR ? ISLET_OP_ERROR : 0;
+    *out = sized(islet_raw_op_result, n > 0 ? n : 256, out_len);
+    return rc;
+}
+
+void islet_fail(int kind, const char *message, size_t len) {
+    islet_raw_fail(kind, message, (int32_t)len);
+}
+
+char *islet_fetch_headers(const islet_fetch_response *response) {
+    copy_call c = {.kind = HANDLE,
+                   .fn.handle = islet_raw_fetch_headers,
+                   .id = response->handle};
+    return copy_out(&c);
 }

@@ -118,6 +118,8 @@ int islet_fetch(const char *method, const char *url, const char *headers,
 /* One header of an outbound response, or NULL. */
 char *islet_fetch_header(const islet_fetch_response *response,
                          const char *name);
+/* Every header of an outbound response as "name: value\n" lines. */
+char *islet_fetch_headers(const islet_fetch_response *response);
 /* Reads the next bytes of an outbound response's body (0 at the end). */
 long islet_fetch_read(const islet_fetch_response *response, void *buf,
                       size_t cap);
@@ -128,6 +130,43 @@ void islet_fetch_close(islet_fetch_response *response);
 
 /* Why the last call that returned a negative code failed. */
 char *islet_last_error(void);
+
+/* ---- For language runtimes ------------------------------------------ */
+/*
+ * A language runtime (an interpreter that loads a tenant's source, see
+ * sdk/runtimes and bindings/ABI.md, "Runtimes") names itself with
+ * ISLET_RUNTIME and exports islet_runtime_init and islet_runtime_load.
+ */
+
+/* Names the module as runtime `name` at `version`; `platform` is "js" for
+ * the JavaScript Web Platform layer, or "". */
+#define ISLET_RUNTIME(name, version, platform)                                \
+    __asm__(".section .custom_section.islet_runtime,\"\",@\n"                 \
+            ".ascii \"name=" name "\\nversion=" version "\\nplatform=" platform \
+            "\\n\"\n");
+
+#define ISLET_OP_ERROR (-7) /* islet_op: the operation threw */
+
+/* How a request failed, for islet_fail. */
+#define ISLET_FAIL_EXCEPTION 0      /* an uncaught exception */
+#define ISLET_FAIL_NOT_A_RESPONSE 1 /* the handler returned no response */
+#define ISLET_FAIL_STALLED 2        /* its result can never arrive */
+
+/* The names of the tenant's vars as "name\n" lines. */
+char *islet_env_names(void);
+/* While initialising or loading: the source to load (*len its length). */
+char *islet_runtime_source(size_t *len);
+/* Its file name, for messages. */
+char *islet_runtime_source_name(void);
+/* Runs platform operation `name` on encoded arguments (bindings/src/ops.rs
+ * describes the encoding). Returns 0 or ISLET_OP_ERROR; either way *out
+ * receives the malloc'd encoded result (after an error: [kind, message])
+ * and *out_len its length. */
+int islet_op(const char *name, const void *args, size_t args_len, char **out,
+             size_t *out_len);
+/* Fails the running request (or, while loading, the load) with `kind` and
+ * a message for the log. */
+void islet_fail(int kind, const char *message, size_t len);
 
 #ifdef __cplusplus
 }

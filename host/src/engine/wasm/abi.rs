@@ -12,6 +12,7 @@ use std::fmt;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use islet_bindings::abi::{self, code, import};
+use islet_bindings::ops;
 use wasmtime::bail;
 use wasmtime::{Caller, Extern, Linker};
 
@@ -587,4 +588,133 @@ fn define_fetch(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     )?;
 
     Ok(())
+}
+
+/// The imports language runtimes use (`bindings/ABI.md`, "Runtimes"); any
+/// module may call `env_names`, `op` and `fail`.
+pub(super) fn define_runtime_abi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+
+    linker.func_wrap(
+        m,
+        import::ENV_NAMES,
+        |mut caller: Caller<'_, HostState>, buf: i32, cap: i32| {
+            let mut names = Vec::new();
+            for name in caller.data().vars.keys() {
+                names.extend_from_slice(name.as_bytes());
+                names.push(b'\n');
+            }
+            write_guest(&mut caller, import::ENV_NAMES, buf, cap, &names)
+        },
+    )?;
+
+    linker.func_wrap(
+        m,
+        import::OP,
+        |mut caller: Caller<'_, HostState>, name: i32, name_len: i32, args: i32, args_len: i32| {
+            let f = import::OP;
+            let Some(name) = read_guest_str(&mut caller, f, name, name_len)? else {
+                bail!(GuestError("`op` was given a name that is not UTF-8".into()));
+            };
+            let args = read_guest(&mut caller, f, args, args_len)?;
+            let args = match ops::decode(&args) {
+                Ok(ops::Value::Array(args)) => args,
+                Ok(_) => bail!(GuestError(format!(
+                    "`op` `{name}`: arguments are not an array"
+                ))),
+                Err(e) => bail!(GuestError(format!("`op` `{name}`: {e}"))),
+            };
+            let (code, result) = match ops::call(&name, &args) {
+                Ok(value) => (None, value),
+                Err(e) => (
+                    Some(code::ERROR),
+                    ops::Value::Array(vec![
+                        ops::Value::String(e.kind.into()),
+                        ops::Value::String(e.message),
+                    ]),
+                ),
+            };
+            let state = caller.data_mut();
+            state.op_result.clear();
+            ops::encode(&result, &mut state.op_result);
+            match code {
+                Some(code) => Ok(code),
+                None => i32::try_from(state.op_result.len())
+                    .map_err(|_| GuestError("`op`: result too large".into()).into()),
+            }
+        },
+    )?;
+
+    linker.func_wrap(
+        m,
+        import::OP_RESULT,
+        |mut caller: Caller<'_, HostState>, buf: i32, cap: i32| {
+            let result = std::mem::take(&mut caller.data_mut().op_result);
+            let len = write_guest(&mut caller, import::OP_RESULT, buf, cap, &result);
+            caller.data_mut().op_result = result;
+            len
+        },
+    )?;
+
+    linker.func_wrap(
+        m,
+        import::FAIL,
+        |mut caller: Caller<'_, HostState>, kind: i32, msg: i32, len: i32| {
+            let bytes = read_guest(&mut caller, import::FAIL, msg, len)?;
+            let text = islet_bindings::text::utf8_decode_lossy(&bytes).into_owned();
+            let failure = match kind {
+                1 => Failure::NotAResponse(text),
+                2 => Failure::Stalled,
+                _ => Failure::Exception(text),
+            };
+            let state = caller.data_mut();
+            // The first failure is the one to report.
+            state.failure.get_or_insert(failure);
+            Ok(())
+        },
+    )?;
+
+    for (name, which) in [
+        (import::RUNTIME_SOURCE, false),
+        (import::RUNTIME_SOURCE_NAME, true),
+    ] {
+        linker.func_wrap(
+            m,
+            name,
+            move |mut caller: Caller<'_, HostState>, buf: i32, cap: i32| {
+                let Some(source) = caller.data().source.clone() else {
+                    bail!(GuestError(format!(
+                        "`{name}` called outside of a runtime's initialisation or load"
+                    )));
+                };
+                let value = if which {
+                    source.name.as_bytes()
+                } else {
+                    &source.text[..]
+                };
+                write_guest(&mut caller, name, buf, cap, value)
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// How a guest said its request failed (`fail`).
+#[derive(Debug, Clone)]
+pub(super) enum Failure {
+    /// An uncaught exception, with its message and stack.
+    Exception(String),
+    /// The handler returned something that is not a response.
+    NotAResponse(String),
+    /// The handler's result can never arrive.
+    Stalled,
+}
+
+/// What a runtime is given to load (`runtime_source`).
+#[derive(Clone)]
+pub(super) struct RuntimeSource {
+    /// The file name, for messages.
+    pub(super) name: std::sync::Arc<str>,
+    /// The source.
+    pub(super) text: std::sync::Arc<[u8]>,
 }

@@ -28,7 +28,10 @@
 //! [`abi`]; the scoped WASI preview 1 next to it is in [`wasi`].
 
 mod abi;
+mod runtime;
 mod wasi;
+
+pub use self::runtime::{RuntimeInfo, identify as identify_runtime};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -39,11 +42,12 @@ use islet_bindings::abi as spec;
 use islet_bindings::policy::FetchPolicy;
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Config, Engine, ExternType, InstancePre, Linker, Module, ResourceLimiter, Store, TypedFunc,
-    UpdateDeadline,
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, ResourceLimiter, Store, TypedFunc, UpdateDeadline,
 };
 
-use self::abi::{CallState, GuestError};
+use self::abi::{CallState, Failure, GuestError, RuntimeSource};
+use self::runtime::{LoadLimits, RuntimeImage, TenantImage};
 use self::wasi::Wasi;
 use super::{
     EngineKind, HandlerError, Isolate, LocalBoxFuture, Program, ResponseSink, Startup,
@@ -60,17 +64,42 @@ pub struct WasmEngine {
     /// Modules compiled so far, by the SHA-256 of their binary: tenants
     /// that run the same module share one compiled copy.
     compiled: Arc<Mutex<HashMap<Vec<u8>, InstancePre<HostState>>>>,
+    /// The largest memory an instance may have.
+    max_memory: usize,
+    /// Language runtimes initialised so far, by the SHA-256 of their
+    /// module.
+    images: Arc<Mutex<HashMap<Vec<u8>, Arc<RuntimeImage>>>>,
 }
 
 impl WasmEngine {
-    /// Creates the engine and links the ABI.
-    pub fn new() -> wasmtime::Result<WasmEngine> {
+    /// Creates the engine and links the ABI, with room for `instances`
+    /// live instances whose memories grow to at most `max_memory_mb`.
+    ///
+    /// Instances come from wasmtime's pooling allocator: their memories
+    /// are slots reserved up front (4 GiB of address space each, so that
+    /// compiled code needs no bounds checks; nothing is committed until
+    /// used) and reused after an instance ends, and a module's initial
+    /// memory is mapped copy-on-write from its image, so instances of one
+    /// module, and the tenants of one language runtime, share those pages
+    /// until they write them.
+    pub fn new(instances: u32, max_memory_mb: u64) -> wasmtime::Result<WasmEngine> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(instances)
+            .total_memories(instances)
+            .total_tables(instances)
+            .total_stacks(instances)
+            // Interpreters have large function tables.
+            .table_elements(100_000)
+            .max_memory_size(usize::try_from(max_memory_mb << 20).unwrap_or(usize::MAX));
         let mut config = Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         config.epoch_interruption(true);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.memory_init_cow(true);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         abi::define_abi(&mut linker)?;
+        abi::define_runtime_abi(&mut linker)?;
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| {
             &mut state.wasi.ctx
         })?;
@@ -78,6 +107,8 @@ impl WasmEngine {
             engine,
             linker: Arc::new(linker),
             compiled: Arc::default(),
+            max_memory: usize::try_from(max_memory_mb << 20).unwrap_or(usize::MAX),
+            images: Arc::default(),
         })
     }
 
@@ -97,7 +128,10 @@ impl WasmEngine {
         };
         let key = islet_bindings::crypto::digest("SHA-256", bytes).expect("SHA-256 is known");
         if let Some(pre) = self.compiled.lock().expect("module cache").get(&key) {
-            return Ok(WasmProgram { pre: pre.clone() });
+            return Ok(WasmProgram {
+                pre: pre.clone(),
+                snapshot: None,
+            });
         }
         let module = self.compile(bytes, &key)?;
         check_exports(&module)?;
@@ -109,7 +143,51 @@ impl WasmEngine {
             .lock()
             .expect("module cache")
             .insert(key, pre.clone());
-        Ok(WasmProgram { pre })
+        Ok(WasmProgram {
+            pre,
+            snapshot: None,
+        })
+    }
+
+    /// Loads a tenant's source on the language runtime `runtime` (a
+    /// runtime module's bytes): initialises the runtime once (it is then
+    /// shared), runs the tenant's top level once under its CPU and memory
+    /// limits, and keeps the result for every cold start.
+    pub fn load_on_runtime(
+        &self,
+        runtime: &[u8],
+        info: &RuntimeInfo,
+        tenant: &RuntimeTenant<'_>,
+    ) -> Result<WasmProgram, String> {
+        let RuntimeTenant {
+            name: tenant,
+            source_name,
+            source,
+            vars,
+            limits,
+        } = *tenant;
+        let image = self.runtime_image(runtime, info)?;
+        let limits = LoadLimits {
+            cpu: std::time::Duration::from_millis(limits.cpu_ms),
+            memory_bytes: usize::try_from(limits.memory_mb.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+        };
+        let source = RuntimeSource {
+            name: source_name.into(),
+            text: source.into(),
+        };
+        let snapshot =
+            self.snapshot_tenant(&image, tenant, source, Arc::new(vars.clone()), &limits)?;
+        tracing::debug!(
+            tenant,
+            runtime = %info.name,
+            snapshot_bytes = snapshot.bytes(),
+            "tenant loaded on a runtime"
+        );
+        Ok(WasmProgram {
+            pre: image.pre.clone(),
+            snapshot: Some((image, Arc::new(snapshot))),
+        })
     }
 }
 
@@ -205,9 +283,26 @@ fn check_exports(module: &Module) -> Result<(), String> {
     Ok(())
 }
 
-/// A compiled, linked module.
+/// A tenant to load on a language runtime.
+#[derive(Clone, Copy)]
+pub struct RuntimeTenant<'a> {
+    /// The tenant's name.
+    pub name: &'a str,
+    /// Its source file's name, for messages.
+    pub source_name: &'a str,
+    /// Its source.
+    pub source: &'a [u8],
+    /// Its `vars`.
+    pub vars: &'a BTreeMap<String, String>,
+    /// Its limits, which its top-level code runs under too.
+    pub limits: crate::config::Limits,
+}
+
+/// A compiled, linked module, and for a tenant on a language runtime,
+/// the snapshot of its loaded source.
 pub struct WasmProgram {
     pre: InstancePre<HostState>,
+    snapshot: Option<(Arc<RuntimeImage>, Arc<TenantImage>)>,
 }
 
 impl Program for WasmProgram {
@@ -222,22 +317,14 @@ impl Program for WasmProgram {
     ) -> Result<Rc<dyn Isolate>, HandlerError> {
         let limit_mb = tenant.limits().memory_mb;
         let limit = usize::try_from(limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let name: Arc<str> = tenant.name().into();
-        let wasi = Wasi::new(&name, tenant.dir()).map_err(HandlerError::Startup)?;
-        let state = HostState {
-            tenant: name,
-            vars: tenant.vars_arc(),
-            policy: tenant.fetch_policy().clone(),
-            max_fetch_body: limit,
-            call: None,
-            meter: None,
-            limiter: MemoryLimiter {
-                limit,
-                refused: false,
-            },
-            wasi,
-            last_error: String::new(),
-        };
+        let state = HostState::new(
+            tenant.name().into(),
+            tenant.vars_arc(),
+            tenant.fetch_policy().clone(),
+            limit,
+            tenant.dir(),
+        )
+        .map_err(HandlerError::Startup)?;
         let engine = self.pre.module().engine();
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -255,6 +342,7 @@ impl Program for WasmProgram {
             interrupt,
             limit_mb,
             pre: self.pre.clone(),
+            snapshot: self.snapshot.clone(),
             inner: tokio::sync::Mutex::new(Inner { store, live: None }),
             memory: std::cell::Cell::new(0),
         }))
@@ -320,6 +408,7 @@ pub struct WasmIsolate {
     interrupt: Arc<dyn Interrupt>,
     limit_mb: u64,
     pre: InstancePre<HostState>,
+    snapshot: Option<(Arc<RuntimeImage>, Arc<TenantImage>)>,
     inner: tokio::sync::Mutex<Inner>,
     /// Linear memory size after the last request.
     memory: std::cell::Cell<usize>,
@@ -350,7 +439,8 @@ impl Isolate for WasmIsolate {
             let (memory, handler) = match &inner.live {
                 Some(live) => live.clone(),
                 None => {
-                    let live = match instantiate(&self.pre, &mut inner.store).await {
+                    let started = instantiate(&self.pre, self.snapshot.as_ref(), &mut inner.store);
+                    let live = match started.await {
                         Ok(live) => live,
                         Err(error) => return Err(self.classify(error, &meter, &inner.store)),
                     };
@@ -366,14 +456,39 @@ impl Isolate for WasmIsolate {
             let state = inner.store.data_mut();
             state.wasi.flush_output();
             let call = state.call.take().expect("call state");
+            let failure = state.failure.take();
             self.memory.set(memory.data_size(&inner.store));
 
-            match result {
-                Ok(()) => call.finish().map_err(|_| HandlerError::ClientGone),
-                Err(error) => {
+            match (result, failure) {
+                (Ok(()), None) => call.finish().map_err(|_| HandlerError::ClientGone),
+                (Ok(()), Some(failure)) => {
+                    if inner.store.data().limiter.refused {
+                        // The runtime caught its own out-of-memory error;
+                        // its heap is full, so start afresh.
+                        inner.live = None;
+                        return Err(HandlerError::ExceededMemory {
+                            limit_mb: self.limit_mb,
+                        });
+                    }
+                    Err(match failure {
+                        Failure::Exception(message) => HandlerError::Exception(message),
+                        Failure::NotAResponse(what) => HandlerError::NotAResponse(what),
+                        Failure::Stalled => HandlerError::Stalled,
+                    })
+                }
+                (Err(error), failure) => {
                     // The instance may be half-way through anything.
                     inner.live = None;
-                    Err(self.classify(error, &meter, &inner.store))
+                    Err(
+                        match (self.classify(error, &meter, &inner.store), failure) {
+                            // A runtime that reports an error and then traps
+                            // (Lua, which cannot unwind) said what went wrong.
+                            (HandlerError::Trap(_), Some(Failure::Exception(message))) => {
+                                HandlerError::Exception(message)
+                            }
+                            (classified, _) => classified,
+                        },
+                    )
                 }
             }
         })
@@ -417,9 +532,17 @@ impl WasmIsolate {
 
 async fn instantiate(
     pre: &InstancePre<HostState>,
+    snapshot: Option<&(Arc<RuntimeImage>, Arc<TenantImage>)>,
     store: &mut Store<HostState>,
 ) -> wasmtime::Result<(wasmtime::Memory, TypedFunc<(), ()>)> {
     let instance = pre.instantiate_async(&mut *store).await?;
+    if let Some((image, tenant)) = snapshot {
+        WasmEngine::restore(image, tenant, store, &instance)?;
+        let resume = islet_bindings::abi::runtime::RESUME_EXPORT;
+        if let Ok(resume) = instance.get_typed_func::<(), ()>(&mut *store, resume) {
+            resume.call_async(&mut *store, ()).await?;
+        }
+    }
     let memory = instance
         .get_memory(&mut *store, spec::MEMORY_EXPORT)
         .context("no memory export")?;
@@ -446,4 +569,39 @@ pub struct HostState {
     wasi: Wasi,
     /// Why the last failed call failed (`last_error`).
     last_error: String,
+    /// The encoded result of the last `op`.
+    op_result: Vec<u8>,
+    /// How the guest said the running request (or load) failed.
+    failure: Option<Failure>,
+    /// For a language runtime while it initialises or loads: its source.
+    source: Option<RuntimeSource>,
+}
+
+impl HostState {
+    fn new(
+        tenant: Arc<str>,
+        vars: Arc<BTreeMap<String, String>>,
+        policy: Arc<FetchPolicy>,
+        memory_limit: usize,
+        dir: Option<&crate::config::DirGrant>,
+    ) -> Result<HostState, String> {
+        let wasi = Wasi::new(&tenant, dir)?;
+        Ok(HostState {
+            tenant,
+            vars,
+            policy,
+            max_fetch_body: memory_limit,
+            call: None,
+            meter: None,
+            limiter: MemoryLimiter {
+                limit: memory_limit,
+                refused: false,
+            },
+            wasi,
+            last_error: String::new(),
+            op_result: Vec::new(),
+            failure: None,
+            source: None,
+        })
+    }
 }
