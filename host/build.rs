@@ -26,8 +26,9 @@ fn main() {
             .collect();
         writeln!(
             out,
-            "#[tokio::test]\nasync fn {ident}() {{\n    crate::platform::run_case({:?}).await;\n}}\n",
-            name
+            "#[tokio::test]\nasync fn {ident}() {{\n    crate::platform::run_case({name:?}).await;\n}}\n\n\
+             #[tokio::test]\nasync fn {ident}_on_quickjs() {{\n    \
+             crate::platform::run_case_on_quickjs({name:?}).await;\n}}\n"
         )
         .expect("writing to a String");
     }

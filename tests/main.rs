@@ -17,6 +17,7 @@ mod js;
 mod limits;
 mod platform;
 mod routing;
+mod runtimes;
 mod sdk;
 mod shutdown;
 mod streaming;

@@ -3,7 +3,8 @@
 //! Each `tests/js/NAME.js` is a worker whose `fetch` exercises an API and
 //! returns what it saw as text; the file ends with the text expected, in a
 //! block comment that starts with `/* expected`. The build script makes
-//! one test per file, so adding a case is adding a file.
+//! two tests per file, one on V8 and one on the QuickJS runtime, so adding
+//! a case is adding a file.
 
 use crate::support::Server;
 
@@ -14,12 +15,7 @@ pub async fn run_case(name: &str) {
         .join("../tests/js")
         .join(name);
     let source = std::fs::read_to_string(&path).expect("read case");
-    let expected = source
-        .rsplit_once("/* expected")
-        .map(|(_, tail)| tail.trim_end().trim_end_matches("*/"))
-        .unwrap_or_else(|| panic!("{name} has no `/* expected` block"))
-        .trim_matches('\n')
-        .trim_end();
+    let expected = expected_output(name, &source);
     let server = Server::start(&["dev", path.to_str().unwrap()]);
     let reply = server
         .send(
@@ -38,6 +34,57 @@ pub async fn run_case(name: &str) {
             server.logs()
         );
     }
+}
+
+/// Runs a case of `tests/js` on the QuickJS runtime: the same file must
+/// give the same answer as on V8. Interpreted code is slower, so the CPU
+/// limit is raised for the cases that loop on purpose.
+pub async fn run_case_on_quickjs(name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/js")
+        .join(name);
+    let source = std::fs::read_to_string(&path).expect("read case");
+    let expected = expected_output(name, &source);
+    let project = crate::support::Project::new();
+    project.file(name, &source).config(&format!(
+        r#"
+        {}
+        [[tenant]]
+        name = "case"
+        runtime = "quickjs"
+        main = "{name}"
+        routes = ["*/*"]
+        limits = {{ cpu_ms = 5000 }}
+        "#,
+        crate::runtimes::runtimes_section()
+    ));
+    let server = project.serve();
+    let reply = server
+        .send(
+            "POST",
+            "case.test",
+            "/path?q=1",
+            &[("x-case", name)],
+            "case body",
+        )
+        .await;
+    let got = reply.body.trim_end();
+    if got != expected {
+        panic!(
+            "{name} on QuickJS: status {}\n--- expected (as on V8)\n{expected}\n--- got\n{got}\n--- log\n{}",
+            reply.status,
+            server.logs()
+        );
+    }
+}
+
+fn expected_output<'a>(name: &str, source: &'a str) -> &'a str {
+    source
+        .rsplit_once("/* expected")
+        .map(|(_, tail)| tail.trim_end().trim_end_matches("*/"))
+        .unwrap_or_else(|| panic!("{name} has no `/* expected` block"))
+        .trim_matches('\n')
+        .trim_end()
 }
 
 include!(concat!(env!("OUT_DIR"), "/js_cases.rs"));
