@@ -15,15 +15,16 @@
 //! Run with `cargo bench -p islet-benches --bench cold_start`. Set
 //! `ISLET_BENCH_QUICK=1` for a shorter run.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use http_body_util::Full;
 use islet::{Config, Host};
+use std::path::{Path, PathBuf};
 
+#[path = "inprocess.rs"]
+#[allow(dead_code)] // this bench uses only some of the helpers
+mod inprocess;
 #[path = "project.rs"]
 mod project;
+
+use inprocess::percentile;
 
 const HELLO_JS: &str = r#"export default { fetch(request) { return new Response("hello " + new URL(request.url).pathname); } };"#;
 
@@ -117,35 +118,7 @@ async fn measure(tenants: usize, main: Main) -> (Vec<f64>, Vec<f64>) {
     let dir = project::project("[server]\nworkers = 2\n", &refs);
     let config = Config::load(&dir.path().join("islet.toml")).expect("config");
     let host = Host::new(&config).expect("host");
-
-    let mut cold = Vec::with_capacity(tenants);
-    let mut warm = Vec::with_capacity(tenants);
-    for i in 0..tenants {
-        cold.push(timed(&host, i).await);
-        warm.push(timed(&host, i).await);
-    }
-    cold.sort_by(f64::total_cmp);
-    warm.sort_by(f64::total_cmp);
-    host.shutdown(Duration::from_secs(1));
-    (cold, warm)
-}
-
-/// Milliseconds for one request to tenant `i`.
-async fn timed(host: &Host, i: usize) -> f64 {
-    let request = http::Request::get(format!("http://t{i}.bench/todos"))
-        .header("host", format!("t{i}.bench"))
-        .body(Full::new(Bytes::new()))
-        .expect("request");
-    let started = Instant::now();
-    let response = host.handle(request).await;
-    assert_eq!(response.status(), 200);
-    let _ = response.into_body().collect_bytes().await;
-    started.elapsed().as_secs_f64() * 1e3
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    let measured = inprocess::cold_and_warm(&host, tenants).await;
+    inprocess::stop(host);
+    measured
 }

@@ -25,8 +25,13 @@ use http_body_util::Full;
 use islet::cpu::{CpuMeter, Interrupt, Metered, Watchdog, WorkerClock};
 use islet::{Config, Host};
 
+#[path = "inprocess.rs"]
+#[allow(dead_code)] // this bench uses only some of the helpers
+mod inprocess;
 #[path = "project.rs"]
 mod project;
+
+use inprocess::percentile;
 
 const RUNAWAY_JS: &str = "export default { fetch() { while (true) {} } };";
 const HELLO_JS: &str = r#"export default { fetch() { return new Response("hello"); } };"#;
@@ -254,12 +259,4 @@ async fn noisy_neighbours(samples: usize) -> (Vec<f64>, Vec<f64>) {
     }
     host.shutdown(Duration::from_secs(1));
     (quiet, noisy)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
 }

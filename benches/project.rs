@@ -9,6 +9,12 @@ use std::fmt::Write as _;
 /// `head` (the `[server]` and `[limits]` sections). Tenants may share a
 /// file; it is written once.
 pub fn project(head: &str, tenants: &[(&str, &str, &[u8])]) -> tempfile::TempDir {
+    project_with(head, tenants, "")
+}
+
+/// [`project`], with `extra` (TOML lines, e.g. `runtime = "quickjs"`)
+/// added to every tenant.
+pub fn project_with(head: &str, tenants: &[(&str, &str, &[u8])], extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut toml = String::from(head);
     let mut written = HashSet::new();
@@ -18,7 +24,7 @@ pub fn project(head: &str, tenants: &[(&str, &str, &[u8])]) -> tempfile::TempDir
         }
         write!(
             toml,
-            "\n[[tenant]]\nname = \"{name}\"\nmain = \"{file}\"\nroutes = [\"{name}.bench/*\"]\n"
+            "\n[[tenant]]\nname = \"{name}\"\nmain = \"{file}\"\nroutes = [\"{name}.bench/*\"]\n{extra}\n"
         )
         .unwrap();
     }

@@ -4,6 +4,11 @@
 #   lua.wasm      Lua 5.4
 # Name them under `[runtimes]` in islet.toml (or `islet dev --runtime`).
 #
+# With a second argument, a C file that defines the platform layer and a
+# tenant's source (see ISLET_STANDALONE in quickjs/runtime.c), it also
+# builds quickjs-standalone.wasm: that tenant with its own interpreter in
+# one plain module, which benches/runtimes.rs compares with the runtime.
+#
 # The interpreters' C sources come from crates that ship them
 # (rquickjs-sys, lua-src, pinned in this crate's Cargo.toml); cargo
 # fetches them and `cargo metadata` says where they are. C needs clang
@@ -16,6 +21,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here/target}"
+embedded="${2:-}"
 mkdir -p "$out"
 cc="${ISLET_WASM_CC:-clang}"
 target="${ISLET_WASM_C_TARGET:-wasm32-wasip1}"
@@ -54,15 +60,26 @@ stale() { # stale OUTPUT INPUT...: whether OUTPUT is missing or older
   return 1
 }
 
-if stale "$out/quickjs.wasm" "$here/quickjs/runtime.c" "$here/../c" "$qjs" "$0"; then
-  echo "building quickjs.wasm from $qjs" >&2
+# build_quickjs OUTPUT [FLAGS AND FILES...]
+build_quickjs() {
+  local output="$1"
+  shift
+  echo "building $(basename "$output") from $qjs" >&2
   "$cc" "${common[@]}" -D_GNU_SOURCE -DNDEBUG -D_WASI_EMULATED_PROCESS_CLOCKS \
     -D_WASI_EMULATED_SIGNAL -Wno-implicit-const-int-float-conversion \
     -I "$qjs" "$qjs/quickjs.c" "$qjs/libregexp.c" "$qjs/libunicode.c" "$qjs/dtoa.c" \
-    "$here/../c/islet.c" "$here/quickjs/runtime.c" \
+    "$here/../c/islet.c" "$here/quickjs/runtime.c" "$@" \
     -lwasi-emulated-process-clocks -lwasi-emulated-signal -lm \
-    -o "$out/quickjs.wasm.tmp"
-  mv "$out/quickjs.wasm.tmp" "$out/quickjs.wasm"
+    -o "$output.tmp"
+  mv "$output.tmp" "$output"
+}
+
+if stale "$out/quickjs.wasm" "$here/quickjs/runtime.c" "$here/../c" "$qjs" "$0"; then
+  build_quickjs "$out/quickjs.wasm"
+fi
+if [ -n "$embedded" ] && stale "$out/quickjs-standalone.wasm" "$embedded" \
+  "$here/quickjs/runtime.c" "$here/../c" "$qjs" "$0"; then
+  build_quickjs "$out/quickjs-standalone.wasm" -DISLET_STANDALONE "$embedded"
 fi
 
 if [ -f "$here/lua/runtime.c" ] && stale "$out/lua.wasm" "$here/lua" "$here/../c" "$lua" "$0"; then

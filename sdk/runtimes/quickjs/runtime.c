@@ -35,6 +35,36 @@
 
 ISLET_RUNTIME("quickjs", "1.0.0", "js")
 
+#ifdef ISLET_STANDALONE
+/*
+ * A self-contained module for comparison (benches/runtimes.rs): the
+ * platform layer and one tenant's source are compiled in, and the first
+ * request initialises the interpreter and loads the source in the
+ * instance itself, as a tenant that ships its own interpreter would.
+ */
+extern const char islet_embedded_platform[], islet_embedded_source[];
+extern const size_t islet_embedded_platform_len, islet_embedded_source_len;
+static int embedded_phase; /* 0: initialising (platform), 1: loading */
+
+static char *read_source(size_t *len) {
+    const char *data = embedded_phase ? islet_embedded_source : islet_embedded_platform;
+    *len = embedded_phase ? islet_embedded_source_len : islet_embedded_platform_len;
+    char *copy = malloc(*len + 1);
+    if (copy) {
+        memcpy(copy, data, *len);
+        copy[*len] = '\0';
+    }
+    return copy;
+}
+
+static char *read_source_name(void) {
+    return strdup(embedded_phase ? "worker.js" : "islet:platform");
+}
+#else
+#define read_source islet_runtime_source
+#define read_source_name islet_runtime_source_name
+#endif
+
 static JSRuntime *rt;
 static JSContext *ctx;
 static JSValue hooks = JS_UNDEFINED;   /* platform.hooks */
@@ -749,8 +779,8 @@ __attribute__((export_name("islet_runtime_init"))) void islet_runtime_init(void)
     /* The platform layer: one script whose value is the array of its
      * files' functions, each called with (ops, platform). */
     size_t len = 0;
-    char *source = islet_runtime_source(&len);
-    char *name = islet_runtime_source_name();
+    char *source = read_source(&len);
+    char *name = read_source_name();
     JSValue files = JS_Eval(ctx, source ? source : "[]", source ? len : 2,
                             name ? name : "islet:platform", JS_EVAL_TYPE_GLOBAL);
     free(source);
@@ -802,8 +832,8 @@ static JSPromiseStateEnum settle(JSValueConst promise);
 
 __attribute__((export_name("islet_runtime_load"))) void islet_runtime_load(void) {
     size_t len = 0;
-    char *source = islet_runtime_source(&len);
-    char *name = islet_runtime_source_name();
+    char *source = read_source(&len);
+    char *name = read_source_name();
     if (!source || !name) {
         fail_text(ISLET_FAIL_EXCEPTION, "out of memory while reading the source");
         return;
@@ -860,6 +890,10 @@ __attribute__((export_name("islet_runtime_load"))) void islet_runtime_load(void)
 }
 
 __attribute__((export_name("islet_runtime_resume"))) void islet_runtime_resume(void) {
+    /* A collection writes to every object it visits, which would copy the
+     * whole shared heap into this instance: leave a tenant 1 MiB of
+     * allocation before its first one. */
+    JS_SetGCThreshold(rt, JS_GetGCThreshold(rt) + (1 << 20));
     random_seeded = false;
     virtual_now = 0;
     JSValue r = call_hook("initContext", 0, NULL);
@@ -1069,6 +1103,14 @@ static void handle(void) {
 }
 
 static void handle_request(void) {
+#ifdef ISLET_STANDALONE
+    if (!ctx) {
+        islet_runtime_init();
+        embedded_phase = 1;
+        islet_runtime_load();
+        islet_runtime_resume();
+    }
+#endif
     handle();
     clear_request_state();
     run_jobs();

@@ -31,7 +31,7 @@ mod abi;
 mod runtime;
 mod wasi;
 
-pub use self::runtime::{RuntimeInfo, identify as identify_runtime};
+pub use self::runtime::{RuntimeInfo, identify as identify_runtime, js_platform_bundle};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

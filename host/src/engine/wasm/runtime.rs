@@ -478,8 +478,9 @@ fn same(a: &Val, b: &Val) -> bool {
 }
 
 /// The JS platform layer as one script whose value is the array of its
-/// files' functions, in order.
-fn js_platform_bundle() -> String {
+/// files' functions, in order: what a runtime whose platform is `js` is
+/// given while it initialises.
+pub fn js_platform_bundle() -> String {
     let mut bundle = String::from("[\n");
     for (name, source) in islet_bindings::js::PLATFORM {
         bundle.push_str(&format!("// {name}\n"));
