@@ -567,25 +567,34 @@ impl Bench {
         let rust_hello = examples.join("target/wasm32-wasip1/release/hello_rust.wasm");
         let rust_code = std::fs::read(&rust_hello).ok();
         let mut histogram = Vec::new();
-        let kinds: [(&str, &str, Option<&[u8]>); 3] = [
-            ("JS on V8", "hello.js", Some(HELLO_JS.as_bytes())),
+        let quickjs = runtimes();
+        let kinds: [(&str, &str, Option<&[u8]>, bool); 4] = [
+            ("JS on V8", "hello.js", Some(HELLO_JS.as_bytes()), false),
+            (
+                "JS on the QuickJS runtime (wasmtime)",
+                "hello.js",
+                quickjs.is_some().then_some(HELLO_JS.as_bytes()),
+                true,
+            ),
             (
                 "WASM (WAT) on wasmtime",
                 "hello.wat",
                 Some(HELLO_WAT.as_bytes()),
+                false,
             ),
             (
                 "WASM (Rust SDK) on wasmtime",
                 "hello.wasm",
                 rust_code.as_deref(),
+                false,
             ),
         ];
-        for (label, file, code) in kinds {
+        for (label, file, code, on_runtime) in kinds {
             progress::step(&format!("cold: {label}"));
             let Some(code) = code else {
                 writeln!(
                     out,
-                    "| {label} | not built: run `examples/build.sh` first | | | |"
+                    "| {label} | not built: run `examples/build.sh` and `sdk/runtimes/build.sh` first | | | |"
                 )
                 .unwrap();
                 continue;
@@ -593,7 +602,10 @@ impl Bench {
             let names: Vec<String> = (0..TENANTS).map(|i| format!("t{i}")).collect();
             let refs: Vec<(&str, &str, &[u8])> =
                 names.iter().map(|n| (n.as_str(), file, code)).collect();
-            let dir = project_bytes(&refs);
+            let dir = match (&quickjs, on_runtime) {
+                (Some(module), true) => runtime_project(&refs, module),
+                _ => project_bytes(&refs),
+            };
             let server = self.serve(dir.path());
             let mut cold = Vec::with_capacity(TENANTS);
             let mut warm = Vec::with_capacity(TENANTS);
@@ -639,18 +651,28 @@ impl Bench {
              | engine | tenants | RSS | per tenant |\n|---|---|---|---|\n",
         );
         let mut lines = Vec::new();
-        for (engine, file, code) in [
-            ("JS on V8", "hello.js", HELLO_JS),
-            ("WASM on wasmtime", "hello.wat", HELLO_WAT),
+        let quickjs = runtimes();
+        for (engine, file, code, on_runtime) in [
+            ("JS on V8", "hello.js", HELLO_JS, false),
+            ("JS on the QuickJS runtime", "hello.js", HELLO_JS, true),
+            ("WASM on wasmtime", "hello.wat", HELLO_WAT, false),
         ] {
+            if on_runtime && quickjs.is_none() {
+                continue;
+            }
             let mut base = 0usize;
             let mut points = Vec::new();
             for count in [0usize, 100, 1000, 5000] {
                 progress::step(&format!("density: {count} tenants, {engine}"));
                 let names: Vec<String> = (0..count.max(1)).map(|i| format!("t{i}")).collect();
-                let refs: Vec<(&str, &str, &str)> =
-                    names.iter().map(|n| (n.as_str(), file, code)).collect();
-                let dir = project(&refs);
+                let refs: Vec<(&str, &str, &[u8])> = names
+                    .iter()
+                    .map(|n| (n.as_str(), file, code.as_bytes()))
+                    .collect();
+                let dir = match (&quickjs, on_runtime) {
+                    (Some(module), true) => runtime_project(&refs, module),
+                    _ => project_bytes(&refs),
+                };
                 let server = self.serve(dir.path());
                 for name in names.iter().take(count) {
                     get(server.addr, &format!("{name}.bench"));
@@ -997,6 +1019,34 @@ fn project_bytes(tenants: &[(&str, &str, &[u8])]) -> tempfile::TempDir {
         tenants,
         "[server]\nworkers = 1\n\n[limits]\ncpu_ms = 1000\n",
     )
+}
+
+/// A project of tenants on the QuickJS runtime module `quickjs`.
+fn runtime_project(tenants: &[(&str, &str, &[u8])], quickjs: &Path) -> tempfile::TempDir {
+    let head = format!(
+        "[server]\nworkers = 1\n\n[limits]\ncpu_ms = 1000\n\n[runtimes]\nquickjs = \"{}\"\n",
+        quickjs.display()
+    );
+    project::project_with(&head, tenants, "runtime = \"quickjs\"")
+}
+
+/// The QuickJS runtime module, built by `sdk/runtimes/build.sh` (once
+/// per run); `None` if that fails (no C toolchain for wasm).
+fn runtimes() -> Option<PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let out = root.join("target/bench-runtimes");
+            let ok = Command::new("bash")
+                .arg(root.join("sdk/runtimes/build.sh"))
+                .arg(&out)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then(|| out.join("quickjs.wasm"))
+        })
+        .clone()
 }
 
 /// A project whose config starts with `head`.

@@ -16,11 +16,11 @@
 //!    code are kept in islet's private cache ([`crate::cache`]).
 //! 2. **The tenant snapshot** (once per tenant load). An instance of the
 //!    image runs `islet_runtime_load`, which parses and evaluates the
-//!    tenant's source. The host then keeps what that changed: the 4 KiB
-//!    pages of linear memory that differ from a fresh instance, the
-//!    memory's size, and the globals that moved.
+//!    tenant's source. The host then keeps what that changed: the runs of
+//!    bytes of linear memory that differ from a fresh instance (compared
+//!    page by page), the memory's size, and the globals that moved.
 //! 3. **A cold start** instantiates the image (copy-on-write) and writes
-//!    the tenant's pages back: no parsing, no top-level code.
+//!    the tenant's bytes back: no parsing, no top-level code.
 //!
 //! Why not a Wizer snapshot per tenant? Each would be a different module,
 //! and wasmtime compiles code per module: every tenant would pay a full
@@ -104,27 +104,39 @@ pub(super) struct RuntimeImage {
     /// The image's exported mutable globals (all of them, after Wizer's
     /// instrumentation), by name.
     globals: Vec<String>,
+    /// A fresh instance's state, read when the first tenant loads.
+    baseline: std::sync::OnceLock<Baseline>,
+}
+
+/// A fresh instance of a runtime image, for comparison.
+pub(super) struct Baseline {
+    memory: Vec<u8>,
+    /// By index into [`RuntimeImage::globals`].
+    globals: Vec<Option<Val>>,
 }
 
 /// What loading one tenant's source changed in a fresh runtime instance.
 pub(super) struct TenantImage {
     /// Linear memory size in bytes.
     memory_size: usize,
-    /// Changed pages: byte offset and contents.
-    pages: Vec<(usize, Box<[u8]>)>,
+    /// Changed runs of bytes: offset and contents.
+    runs: Vec<(usize, Box<[u8]>)>,
     /// Changed globals: index into [`RuntimeImage::globals`] and value.
     globals: Vec<(usize, Val)>,
 }
 
 impl TenantImage {
-    /// Bytes this tenant's snapshot holds (its private pages).
+    /// Bytes of memory this tenant's snapshot holds.
     pub(super) fn bytes(&self) -> usize {
-        self.pages.iter().map(|(_, p)| p.len()).sum()
+        self.runs.iter().map(|(_, r)| r.len()).sum()
     }
 }
 
-/// Granularity of a tenant snapshot.
+/// Pages compared at once when taking a tenant snapshot.
 const PAGE: usize = 4096;
+
+/// Changed bytes closer than this are kept as one run.
+const RUN_GAP: usize = 16;
 
 /// The first bytes of a cached runtime image.
 const IMAGE_MAGIC: &[u8; 8] = b"ISLETRI1";
@@ -214,7 +226,11 @@ impl WasmEngine {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| format!("{e:#}"))?;
-        let image = Arc::new(RuntimeImage { pre, globals });
+        let image = Arc::new(RuntimeImage {
+            pre,
+            globals,
+            baseline: std::sync::OnceLock::new(),
+        });
         self.images
             .lock()
             .expect("runtime images")
@@ -270,19 +286,10 @@ impl WasmEngine {
         vars: Arc<std::collections::BTreeMap<String, String>>,
         limits: &LoadLimits,
     ) -> Result<TenantImage, String> {
-        let empty = RuntimeSource {
-            name: "".into(),
-            text: Arc::from(&b""[..]),
-        };
-        let mut base_store = self.load_store(tenant, empty, limits, vars.clone())?;
+        let baseline = self.baseline(image, tenant, limits)?;
         let mut store = self.load_store(tenant, source, limits, vars)?;
         let image = image.clone();
         run_loading(&self.engine, move || async move {
-            let base = image
-                .pre
-                .instantiate_async(&mut base_store)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
             let instance = image
                 .pre
                 .instantiate_async(&mut store)
@@ -293,8 +300,48 @@ impl WasmEngine {
                 .map_err(|e| format!("{e:#}"))?;
             let result = load.call_async(&mut store, ()).await;
             load_outcome(&store, result.map_err(|e| format!("{e:#}")))?;
-            Ok(diff(&image, &mut base_store, base, &mut store, instance))
+            Ok(diff(&image, baseline, &mut store, instance))
         })
+    }
+
+    /// A fresh instance's memory and globals: what tenant snapshots are
+    /// taken against. Read once per image.
+    fn baseline<'a>(
+        &self,
+        image: &'a RuntimeImage,
+        tenant: &str,
+        limits: &LoadLimits,
+    ) -> Result<&'a Baseline, String> {
+        if let Some(baseline) = image.baseline.get() {
+            return Ok(baseline);
+        }
+        let empty = RuntimeSource {
+            name: "".into(),
+            text: Arc::from(&b""[..]),
+        };
+        let mut store = self.load_store(tenant, empty, limits, Default::default())?;
+        let pre = image.pre.clone();
+        let names = image.globals.clone();
+        let baseline = run_loading(&self.engine, move || async move {
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let memory = instance
+                .get_memory(&mut store, spec::MEMORY_EXPORT)
+                .ok_or("the runtime has no memory")?
+                .data(&store)
+                .to_vec();
+            let globals = names
+                .iter()
+                .map(|name| {
+                    let global = instance.get_global(&mut store, name)?;
+                    Some(global.get(&mut store))
+                })
+                .collect();
+            Ok(Baseline { memory, globals })
+        })?;
+        Ok(image.baseline.get_or_init(|| baseline))
     }
 
     /// A store for loading code: no request, the given source, limits
@@ -343,8 +390,8 @@ impl WasmEngine {
             memory.grow(&mut *store, grow.div_ceil(65536) as u64)?;
         }
         let data = memory.data_mut(&mut *store);
-        for (offset, page) in &tenant.pages {
-            data[*offset..*offset + page.len()].copy_from_slice(page);
+        for (offset, run) in &tenant.runs {
+            data[*offset..*offset + run.len()].copy_from_slice(run);
         }
         for (index, value) in &tenant.globals {
             let name = &image.globals[*index];
@@ -417,52 +464,70 @@ fn load_outcome<T>(store: &Store<HostState>, result: Result<T, String>) -> Resul
     })
 }
 
-/// The pages and globals in which `loaded` differs from `base`.
+/// The bytes and globals in which `loaded` differs from `baseline`.
 fn diff(
     image: &RuntimeImage,
-    base_store: &mut Store<HostState>,
-    base: Instance,
+    baseline: &Baseline,
     store: &mut Store<HostState>,
     loaded: Instance,
 ) -> TenantImage {
-    let base_memory = base
-        .get_memory(&mut *base_store, spec::MEMORY_EXPORT)
-        .expect("checked export");
     let memory = loaded
         .get_memory(&mut *store, spec::MEMORY_EXPORT)
         .expect("checked export");
-    let old = base_memory.data(&*base_store);
     let new = memory.data(&*store);
-    let mut pages = Vec::new();
+    let old = &baseline.memory[..];
+    let mut runs = Vec::new();
     for (i, page) in new.chunks(PAGE).enumerate() {
         let offset = i * PAGE;
-        let before = old.get(offset..offset + page.len());
-        let unchanged = match before {
-            Some(before) => before == page,
-            None => page.iter().all(|&b| b == 0),
-        };
-        if !unchanged {
-            pages.push((offset, Box::from(page)));
+        let zeros = [0u8; PAGE];
+        let before = old
+            .get(offset..offset + page.len())
+            .unwrap_or(&zeros[..page.len()]);
+        if before != page {
+            changed_runs(offset, before, page, &mut runs);
         }
     }
     let memory_size = new.len();
     let mut globals = Vec::new();
     for (index, name) in image.globals.iter().enumerate() {
-        let (Some(b), Some(n)) = (
-            base.get_global(&mut *base_store, name),
+        let (Some(Some(before)), Some(now)) = (
+            baseline.globals.get(index),
             loaded.get_global(&mut *store, name),
         ) else {
             continue;
         };
-        let (b, n) = (b.get(&mut *base_store), n.get(&mut *store));
-        if !same(&b, &n) {
-            globals.push((index, n));
+        let now = now.get(&mut *store);
+        if !same(before, &now) {
+            globals.push((index, now));
         }
     }
     TenantImage {
         memory_size,
-        pages,
+        runs,
         globals,
+    }
+}
+
+/// Appends the runs of bytes in which `after` differs from `before`
+/// (one page at `offset`); runs closer than [`RUN_GAP`] are merged.
+fn changed_runs(offset: usize, before: &[u8], after: &[u8], runs: &mut Vec<(usize, Box<[u8]>)>) {
+    let mut i = 0;
+    while i < after.len() {
+        if before[i] == after[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i + 1;
+        let mut j = end;
+        while j < after.len() && j - end < RUN_GAP {
+            if before[j] != after[j] {
+                end = j + 1;
+            }
+            j += 1;
+        }
+        runs.push((offset + start, Box::from(&after[start..end])));
+        i = end;
     }
 }
 
@@ -500,11 +565,13 @@ where
     Fut: std::future::Future<Output = Result<T, String>>,
     T: Send,
 {
-    let done = std::sync::atomic::AtomicBool::new(false);
+    let (done, ticks) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let ticker = scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(5));
+        let ticker = scope.spawn(move || {
+            // Wakes every 5 ms, and at once when `done` is dropped.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                ticks.recv_timeout(Duration::from_millis(5))
+            {
                 engine.increment_epoch();
             }
         });
@@ -518,7 +585,7 @@ where
             })
             .join()
             .unwrap_or_else(|_| Err("the loading thread panicked".into()));
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(done);
         let _ = ticker.join();
         result
     })
