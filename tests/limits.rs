@@ -507,3 +507,37 @@ async fn metrics_count_requests_cpu_isolates_and_cold_starts() {
         .unwrap();
     assert!((0.05..5.0).contains(&cpu), "cpu seconds: {cpu}");
 }
+
+#[tokio::test]
+async fn a_full_wasm_instance_pool_answers_503_and_names_the_setting() {
+    let hello = std::fs::read_to_string(crate::support::example("hello-wat/hello.wat")).unwrap();
+    let project = Project::new();
+    project.file("hello.wat", &hello).config(
+        r#"
+        [server]
+        workers = 1
+        wasm_instances = 2
+        [[tenant]]
+        name = "a"
+        main = "hello.wat"
+        routes = ["a.test/*"]
+        [[tenant]]
+        name = "b"
+        main = "hello.wat"
+        routes = ["b.test/*"]
+        [[tenant]]
+        name = "c"
+        main = "hello.wat"
+        routes = ["c.test/*"]
+        "#,
+    );
+    let server = project.serve();
+    assert_eq!(server.get("a.test", "/").await.status, 200);
+    assert_eq!(server.get("b.test", "/").await.status, 200);
+    let full = server.get("c.test", "/").await;
+    assert_eq!(full.status, 503, "{}", full.body);
+    assert_eq!(full.outcome(), Some("overloaded"));
+    server.wait_for_log(&["all 2 are live", "server.wasm_instances"]);
+    // The live tenants are unaffected.
+    assert_eq!(server.get("a.test", "/").await.status, 200);
+}

@@ -1017,14 +1017,14 @@ fn project(tenants: &[(&str, &str, &str)]) -> tempfile::TempDir {
 fn project_bytes(tenants: &[(&str, &str, &[u8])]) -> tempfile::TempDir {
     project_with(
         tenants,
-        "[server]\nworkers = 1\n\n[limits]\ncpu_ms = 1000\n",
+        "[server]\nworkers = 1\nwasm_instances = 12000\n\n[limits]\ncpu_ms = 1000\n",
     )
 }
 
 /// A project of tenants on the QuickJS runtime module `quickjs`.
 fn runtime_project(tenants: &[(&str, &str, &[u8])], quickjs: &Path) -> tempfile::TempDir {
     let head = format!(
-        "[server]\nworkers = 1\n\n[limits]\ncpu_ms = 1000\n\n[runtimes]\nquickjs = \"{}\"\n",
+        "[server]\nworkers = 1\nwasm_instances = 12000\n\n[limits]\ncpu_ms = 1000\n\n[runtimes]\nquickjs = \"{}\"\n",
         quickjs.display()
     );
     project::project_with(&head, tenants, "runtime = \"quickjs\"")

@@ -109,9 +109,10 @@ pub struct ServerConfig {
     /// config file; none for `islet dev` (nothing is recorded).
     pub state_dir: Option<PathBuf>,
     /// WebAssembly instances that can be live at once (each tenant that
-    /// ran on a worker thread holds one there). wasmtime's pooling
-    /// allocator reserves address space (not memory) for all of them up
-    /// front: 4 GiB each. Default is 10,000.
+    /// ran on a worker thread holds one there); beyond them, a cold start
+    /// gets `503 overloaded`. wasmtime's pooling allocator reserves
+    /// address space (not memory) for all of them up front: 4 GiB each,
+    /// of the 128 TiB a process has. Default is 1,000.
     pub wasm_instances: u32,
 }
 
@@ -128,7 +129,7 @@ impl Default for ServerConfig {
             memory_target_mb: None,
             max_module_mb: 10,
             state_dir: None,
-            wasm_instances: 10_000,
+            wasm_instances: 1_000,
         }
     }
 }

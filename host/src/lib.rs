@@ -26,8 +26,10 @@
 //!   memory target and eviction; [`cpu`]: CPU accounting and the
 //!   watchdog; [`metrics`]: Prometheus metrics.
 //! - [`engine`]: the engine interface, with [`engine::js`] (V8) and
-//!   [`engine::wasm`] (wasmtime) behind it.
-//! - [`tenant`]: loading a tenant's code with the right engine.
+//!   [`engine::wasm`] (wasmtime, and language runtimes on it) behind it.
+//! - [`tenant`]: loading a tenant's code with the right engine;
+//!   [`runtime`]: which language runtime module, at which version, a
+//!   runtime tenant is deployed on.
 //!
 //! The Web Platform layer and the WASM ABI are engine-neutral and live in
 //! the `islet-bindings` crate.

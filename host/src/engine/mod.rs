@@ -368,6 +368,10 @@ pub enum HandlerError {
         /// The limit.
         limit: Duration,
     },
+    /// The engine has no room for another instance (every slot of the
+    /// wasm pool is in use).
+    #[error("{0}")]
+    NoCapacity(String),
 }
 
 impl HandlerError {
@@ -378,6 +382,7 @@ impl HandlerError {
             HandlerError::ExceededCpu { .. } => Outcome::ExceededCpu,
             HandlerError::ExceededMemory { .. } => Outcome::ExceededMemory,
             HandlerError::ExceededWall { .. } => Outcome::ExceededWall,
+            HandlerError::NoCapacity(_) => Outcome::Overloaded,
             _ => Outcome::Exception,
         }
     }
@@ -391,6 +396,7 @@ impl HandlerError {
             HandlerError::Trap(_)
                 | HandlerError::Guest(_)
                 | HandlerError::Startup(_)
+                | HandlerError::NoCapacity(_)
                 | HandlerError::ExceededMemory { .. }
                 | HandlerError::ExceededWall { .. }
         )

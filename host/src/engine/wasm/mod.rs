@@ -66,6 +66,8 @@ pub struct WasmEngine {
     compiled: Arc<Mutex<HashMap<Vec<u8>, InstancePre<HostState>>>>,
     /// The largest memory an instance may have.
     max_memory: usize,
+    /// Instances that may be live at once.
+    slots: u32,
     /// Language runtimes initialised so far, by the SHA-256 of their
     /// module.
     images: Arc<Mutex<HashMap<Vec<u8>, Arc<RuntimeImage>>>>,
@@ -108,6 +110,7 @@ impl WasmEngine {
             linker: Arc::new(linker),
             compiled: Arc::default(),
             max_memory: usize::try_from(max_memory_mb << 20).unwrap_or(usize::MAX),
+            slots: instances,
             images: Arc::default(),
         })
     }
@@ -131,6 +134,7 @@ impl WasmEngine {
             return Ok(WasmProgram {
                 pre: pre.clone(),
                 snapshot: None,
+                slots: self.slots,
             });
         }
         let module = self.compile(bytes, &key)?;
@@ -146,6 +150,7 @@ impl WasmEngine {
         Ok(WasmProgram {
             pre,
             snapshot: None,
+            slots: self.slots,
         })
     }
 
@@ -187,6 +192,7 @@ impl WasmEngine {
         Ok(WasmProgram {
             pre: image.pre.clone(),
             snapshot: Some((image, Arc::new(snapshot))),
+            slots: self.slots,
         })
     }
 }
@@ -303,6 +309,8 @@ pub struct RuntimeTenant<'a> {
 pub struct WasmProgram {
     pre: InstancePre<HostState>,
     snapshot: Option<(Arc<RuntimeImage>, Arc<TenantImage>)>,
+    /// The engine's instance slots, for messages.
+    slots: u32,
 }
 
 impl Program for WasmProgram {
@@ -343,6 +351,7 @@ impl Program for WasmProgram {
             limit_mb,
             pre: self.pre.clone(),
             snapshot: self.snapshot.clone(),
+            slots: self.slots,
             inner: tokio::sync::Mutex::new(Inner { store, live: None }),
             memory: std::cell::Cell::new(0),
         }))
@@ -409,6 +418,7 @@ pub struct WasmIsolate {
     limit_mb: u64,
     pre: InstancePre<HostState>,
     snapshot: Option<(Arc<RuntimeImage>, Arc<TenantImage>)>,
+    slots: u32,
     inner: tokio::sync::Mutex<Inner>,
     /// Linear memory size after the last request.
     memory: std::cell::Cell<usize>,
@@ -517,6 +527,17 @@ impl WasmIsolate {
                 used: meter.used(),
                 limit: meter.budget(),
             };
+        }
+        if error
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
+            return HandlerError::NoCapacity(format!(
+                "no room for another WebAssembly instance: all {} are live \
+                 (raise `server.wasm_instances`, or set `server.memory_target_mb` so that \
+                 idle ones are evicted)",
+                self.slots
+            ));
         }
         if store.data().limiter.refused {
             return HandlerError::ExceededMemory {
