@@ -32,11 +32,7 @@ fn main() {
     let quick = std::env::var_os("ISLET_BENCH_QUICK").is_some();
     let tenants = if quick { 50 } else { 300 };
     islet::init_v8();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = inprocess::driver();
 
     println!("## JavaScript cold start (islet-benches/cold_start.rs)\n");
     println!("{tenants} tenants per mode, each started by its first request; 2 worker threads.\n");

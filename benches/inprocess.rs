@@ -7,6 +7,16 @@ use bytes::Bytes;
 use http_body_util::Full;
 use islet::Host;
 
+/// The runtime the in-process benches drive their hosts from: one thread,
+/// so the host's two workers have the machine's cores.
+pub fn driver() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Milliseconds for one GET of `path` to tenant `t{i}` (routed at
 /// `t{i}.bench/*`); the response must be a 200.
 pub async fn timed(host: &Host, i: usize, path: &str) -> f64 {

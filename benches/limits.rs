@@ -41,11 +41,7 @@ const RUNAWAY_WAT: &str = r#"(module (memory (export "memory") 1)
 fn main() {
     let quick = std::env::var_os("ISLET_BENCH_QUICK").is_some();
     islet::init_v8();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = inprocess::driver();
 
     println!("## CPU limits (islet-benches/limits.rs)\n");
     let machine = std::thread::available_parallelism().map_or(1, |n| n.get());

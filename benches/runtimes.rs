@@ -55,11 +55,7 @@ fn main() {
     let tenants = if quick { 50 } else { 300 };
     let idle = if quick { 200 } else { 1000 };
     islet::init_v8();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = inprocess::driver();
     let built = build_runtimes();
     let quickjs = built.join("quickjs.wasm");
     let standalone = std::fs::read(built.join("quickjs-standalone.wasm")).expect("standalone");

@@ -114,7 +114,7 @@ impl Server {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let addr = match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(addr) => addr.parse().expect("listen address"),
             Err(_) => {
                 let _ = child.kill();

@@ -48,8 +48,8 @@ struct Section {
 const SCENARIOS: [(&str, usize); 6] = [
     ("hello", 6),
     ("switching", 3),
-    ("cold", 3),
-    ("density", 8),
+    ("cold", 4),
+    ("density", 12),
     ("limits", 4),
     ("profile", 2),
 ];

@@ -72,24 +72,29 @@ static int32_t call_once(const copy_call *c, char *buf, int32_t cap) {
     }
 }
 
-static char *copy_out(const copy_call *c) {
-    int32_t cap = 256;
+/* Copies a value out, starting with a buffer of `first` bytes; its length
+ * goes to *len when len is not NULL. NUL-terminated either way. */
+static char *copy_out_sized(const copy_call *c, int32_t first, size_t *len) {
+    int32_t cap = first;
     for (;;) {
         char *buf = malloc((size_t)cap + 1);
         if (!buf) return NULL;
-        int32_t len = call_once(c, buf, cap);
-        if (len < 0) {
+        int32_t n = call_once(c, buf, cap);
+        if (n < 0) {
             free(buf);
             return NULL;
         }
-        if (len <= cap) {
-            buf[len] = '\0';
+        if (n <= cap) {
+            buf[n] = '\0';
+            if (len) *len = (size_t)n;
             return buf;
         }
         free(buf);
-        cap = len;
+        cap = n;
     }
 }
+
+static char *copy_out(const copy_call *c) { return copy_out_sized(c, 256, NULL); }
 
 static char *plain(int32_t (*fn)(char *, int32_t)) {
     copy_call c = {.kind = PLAIN, .fn.plain = fn};
@@ -293,23 +298,8 @@ char *islet_runtime_source_name(void) {
 /* A copy-out value that may hold NUL bytes: its length in *len. */
 static char *sized(int32_t (*fn)(char *, int32_t), int32_t first,
                    size_t *len) {
-    int32_t cap = first;
-    for (;;) {
-        char *buf = malloc((size_t)cap + 1);
-        if (!buf) return NULL;
-        int32_t n = fn(buf, cap);
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if (n <= cap) {
-            buf[n] = '\0';
-            *len = (size_t)n;
-            return buf;
-        }
-        free(buf);
-        cap = n;
-    }
+    copy_call c = {.kind = PLAIN, .fn.plain = fn};
+    return copy_out_sized(&c, first, len);
 }
 
 char *islet_runtime_source(size_t *len) {
