@@ -983,8 +983,10 @@ fn read_addr(child: &mut Child, marker: &str, key: &str) -> (SocketAddr, Arc<Mut
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let deadline = Instant::now() + Duration::from_secs(300);
+    let mut before = Vec::new();
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
+        before.push(line.clone());
         if line.contains(marker)
             && let Some(rest) = line.split(key).nth(1)
         {
@@ -1001,7 +1003,10 @@ fn read_addr(child: &mut Child, marker: &str, key: &str) -> (SocketAddr, Arc<Mut
             return (addr, logs);
         }
     }
-    panic!("the server did not report its address");
+    panic!(
+        "the server did not report its address; its log:\n{}",
+        before.join("\n")
+    );
 }
 
 /// A project directory: `tenants` as (name, file, code), routed at

@@ -111,8 +111,9 @@ pub struct ServerConfig {
     /// WebAssembly instances that can be live at once (each tenant that
     /// ran on a worker thread holds one there); beyond them, a cold start
     /// gets `503 overloaded`. wasmtime's pooling allocator reserves
-    /// address space (not memory) for all of them up front: 4 GiB each,
-    /// of the 128 TiB a process has. Default is 1,000.
+    /// address space (not memory) for all of them up front: 4 GiB each
+    /// for up to 2,048 instances (compiled code then needs no bounds
+    /// checks), the largest `memory_mb` each beyond. Default is 1,000.
     pub wasm_instances: u32,
 }
 

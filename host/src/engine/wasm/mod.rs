@@ -78,9 +78,9 @@ impl WasmEngine {
     /// live instances whose memories grow to at most `max_memory_mb`.
     ///
     /// Instances come from wasmtime's pooling allocator: their memories
-    /// are slots reserved up front (4 GiB of address space each, so that
-    /// compiled code needs no bounds checks; nothing is committed until
-    /// used) and reused after an instance ends, and a module's initial
+    /// are slots reserved up front (4 GiB of address space each for pools
+    /// of up to 2,048, so that compiled code needs no bounds checks;
+    /// nothing is committed until used) and reused after an instance ends, and a module's initial
     /// memory is mapped copy-on-write from its image, so instances of one
     /// module, and the tenants of one language runtime, share those pages
     /// until they write them.
@@ -96,6 +96,14 @@ impl WasmEngine {
         let mut config = Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         config.epoch_interruption(true);
+        if u64::from(instances) > UNCHECKED_SLOTS {
+            // 4 GiB per slot for this many would not reliably find room
+            // in a process's 128 TiB of address space: reserve only the
+            // memory limit, and let compiled code check bounds.
+            let reservation = (max_memory_mb << 20).next_multiple_of(64 << 20);
+            config.memory_reservation(reservation);
+            config.memory_reservation_for_growth(0);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.memory_init_cow(true);
         let engine = Engine::new(&config)?;
@@ -247,6 +255,11 @@ impl WasmEngine {
         Some(crate::cache::dir()?.join(format!("wasm-{key}.cwasm")))
     }
 }
+
+/// Pools up to this many instances reserve 4 GiB of address space per
+/// memory, so that compiled code needs no bounds checks; larger pools
+/// reserve the memory limit only.
+const UNCHECKED_SLOTS: u64 = 2048;
 
 /// The first bytes of a cached compiled module.
 const COMPILED_MAGIC: &[u8; 8] = b"ISLETCW1";
