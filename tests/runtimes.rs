@@ -281,7 +281,7 @@ async fn runtime_tenants_are_stopped_at_their_cpu_and_memory_limits() {
 }
 
 #[tokio::test]
-async fn a_syntax_error_is_reported_at_load_with_the_tenant_and_the_line() {
+async fn load_errors_name_the_tenant_and_the_line_and_loads_run_under_limits() {
     for (file, source, runtime, expected) in [
         (
             "worker.js",
@@ -307,6 +307,18 @@ async fn a_syntax_error_is_reported_at_load_with_the_tenant_and_the_line() {
             "lua",
             "no global function `fetch",
         ),
+        (
+            "spin.js",
+            "for (;;) {}\nexport default {};\n",
+            "quickjs",
+            "exceeded the CPU limit while loading",
+        ),
+        (
+            "hog.lua",
+            "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep('x', 1 << 20) .. i end\n",
+            "lua",
+            "outgrew its memory limit",
+        ),
     ] {
         let project = Project::new();
         project.file(file, source).config(&format!(
@@ -316,6 +328,7 @@ async fn a_syntax_error_is_reported_at_load_with_the_tenant_and_the_line() {
             name = "broken-tenant"
             runtime = "{runtime}"
             main = "{file}"
+            limits = {{ memory_mb = 16 }}
             "#,
             runtimes_section()
         ));

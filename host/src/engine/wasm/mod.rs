@@ -25,7 +25,10 @@
 //! the request's outcome is `exceeded-memory`.
 //!
 //! The ABI itself is documented in `bindings/ABI.md` and implemented in
-//! [`abi`]; the scoped WASI preview 1 next to it is in [`wasi`].
+//! [`abi`]; the scoped WASI preview 1 next to it is in [`wasi`]. Tenants
+//! on a shared language runtime (QuickJS, Lua) are loaded by [`runtime`]:
+//! one initialised, compiled image per runtime, and a snapshot of what
+//! each tenant's load changed.
 
 mod abi;
 mod runtime;

@@ -443,17 +443,17 @@ impl wasmtime_wizer::InstanceState for Snapshotter<'_> {
 /// What a load's result and the guest's `fail` calls say, together.
 fn load_outcome<T>(store: &Store<HostState>, result: Result<T, String>) -> Result<T, String> {
     let state = store.data();
-    if let Some(failure) = &state.failure {
-        return Err(match failure {
-            Failure::Exception(m) | Failure::NotAResponse(m) => m.clone(),
-            Failure::Stalled => "its top-level code never finished".into(),
-        });
-    }
     if state.limiter.refused {
         return Err(format!(
             "it outgrew its memory limit of {} MiB while loading",
             state.limiter.limit >> 20
         ));
+    }
+    if let Some(failure) = &state.failure {
+        return Err(match failure {
+            Failure::Exception(m) | Failure::NotAResponse(m) => m.clone(),
+            Failure::Stalled => "its top-level code never finished".into(),
+        });
     }
     result.map_err(|e| {
         if e.contains(&super::CpuExceeded.to_string()) {
