@@ -153,6 +153,44 @@ async fn a_js_worker_runs_on_quickjs_with_vars_bodies_and_fetch() {
 }
 
 #[tokio::test]
+async fn large_request_bodies_stream_into_a_quickjs_worker() {
+    let project = Project::new();
+    project
+        .file(
+            "worker.js",
+            r#"export default {
+              async fetch(request) {
+                let bytes = 0, chunks = 0;
+                for await (const chunk of request.body) { bytes += chunk.length; chunks++; }
+                return new Response(`${bytes} bytes in ${chunks > 1 ? "several chunks" : chunks + " chunk"}`);
+              },
+            };"#,
+        )
+        .config(&format!(
+            r#"
+            {}
+            [[tenant]]
+            name = "up"
+            runtime = "quickjs"
+            main = "worker.js"
+            routes = ["*/*"]
+            "#,
+            runtimes_section()
+        ));
+    let server = project.serve();
+    let big = "x".repeat(1 << 20);
+    let reply = server.send("POST", "up.test", "/", &[], big).await;
+    assert_eq!(
+        reply.body,
+        "1048576 bytes in several chunks",
+        "{}",
+        server.logs()
+    );
+    let small = server.send("POST", "up.test", "/", &[], "tiny").await;
+    assert_eq!(small.body, "4 bytes in 1 chunk");
+}
+
+#[tokio::test]
 async fn a_lua_tenant_answers_and_its_errors_name_the_line() {
     let project = Project::new();
     project

@@ -600,13 +600,43 @@ static JSValue op_nothing(JSContext *c, JSValueConst this_val, int argc, JSValue
     return JS_UNDEFINED;
 }
 
-/* Request bodies are read whole before the handler runs, so the platform
- * never asks for chunks. */
+/* Request bodies up to this size are read whole before the handler runs;
+ * larger ones, and those of unknown length, stream (as on V8). */
+#define WHOLE_BODY_MAX (64 * 1024)
+#define BODY_CHUNK (64 * 1024)
+
+static int32_t next_read_id = 1;
+static bool body_done;
+
+/* `bodyRead() -> id`: reads the next chunk of the request body (the host
+ * waits for the client); `bodyChunk(id, bytes | null)` follows. */
 static JSValue op_body_read(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
     (void)this_val;
     (void)argc;
     (void)argv;
-    return JS_ThrowTypeError(c, "request bodies are not streamed on the QuickJS runtime");
+    int32_t id = next_read_id++;
+    JSValue chunk = JS_NULL;
+    if (!body_done) {
+        uint8_t *buf = malloc(BODY_CHUNK);
+        if (!buf) return JS_ThrowOutOfMemory(c);
+        long n = islet_request_body_read(buf, BODY_CHUNK);
+        if (n > 0) chunk = new_bytes(buf, (size_t)n);
+        else body_done = true;
+        free(buf);
+    }
+    JSValue args[2] = {JS_NewInt32(c, id), chunk};
+    enqueue("bodyChunk", 2, args, 0);
+    return JS_NewInt32(c, id);
+}
+
+/* `bodyCancel()`: the tenant does not want the rest. */
+static JSValue op_body_cancel(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)c;
+    (void)this_val;
+    (void)argc;
+    (void)argv;
+    body_done = true;
+    return JS_UNDEFINED;
 }
 
 /* ---- Math.random, reseeded per instance ------------------------------ */
@@ -768,7 +798,7 @@ __attribute__((export_name("islet_runtime_init"))) void islet_runtime_init(void)
     add_op(ops, "waitUntilUsed", op_nothing, 0);
     add_op(ops, "bodyWrite", op_body_write, 1);
     add_op(ops, "bodyRead", op_body_read, 0);
-    add_op(ops, "bodyCancel", op_nothing, 0);
+    add_op(ops, "bodyCancel", op_body_cancel, 0);
     for (size_t i = 0; i < sizeof HOST_OPS / sizeof *HOST_OPS; i++) {
         JSValue name = JS_NewString(ctx, HOST_OPS[i]);
         JS_SetPropertyStr(ctx, ops, HOST_OPS[i],
@@ -1006,13 +1036,19 @@ static void handle(void) {
     char *header_lines = islet_request_headers();
     size_t body_len = 0;
     char *body = NULL;
-    if (method && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        body = islet_request_body(&body_len);
+    bool streamed = false;
+    body_done = false;
+    if (method && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        char *length = islet_request_header("content-length");
+        streamed = !length || strtoull(length, NULL, 10) > WHOLE_BODY_MAX;
+        free(length);
+        if (!streamed) body = islet_request_body(&body_len);
+    }
     JSValue args[4] = {
         JS_NewString(ctx, method ? method : "GET"),
         JS_NewString(ctx, url ? url : ""),
         flat_headers(header_lines),
-        new_bytes(body ? body : "", body ? body_len : 0),
+        streamed ? JS_TRUE : new_bytes(body ? body : "", body ? body_len : 0),
     };
     free(method);
     free(url);
