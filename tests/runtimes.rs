@@ -89,10 +89,12 @@ async fn a_js_worker_runs_on_quickjs_with_vars_bodies_and_fetch() {
             r#"
             let served = 0;
             const loadedAt = "top level";
+            console.log("top level ran");
             export default {
               async fetch(request, env, ctx) {
                 served++;
                 const url = new URL(request.url);
+                if (url.pathname === "/spin") for (;;) {}
                 if (url.pathname === "/up") {
                   const r = await fetch(`http://${env.UP}/echo`, { method: "POST", headers: { "x-from": "qjs" }, body: "ping" });
                   return new Response(`${r.status} ${await r.text()}`);
@@ -140,6 +142,23 @@ async fn a_js_worker_runs_on_quickjs_with_vars_bodies_and_fetch() {
     let again = server.get("app.test", "/").await;
     let v: serde_json::Value = serde_json::from_str(&again.body).unwrap();
     assert_eq!(v["served"], 2);
+    // A request stopped at its CPU limit discards the instance; the next
+    // one starts from the load-time snapshot: state as the top level left
+    // it, and the top level does not run again.
+    assert_eq!(
+        server.get("app.test", "/spin").await.outcome(),
+        Some("exceeded-cpu")
+    );
+    let fresh = server.get("app.test", "/").await;
+    let v: serde_json::Value = serde_json::from_str(&fresh.body).unwrap();
+    assert_eq!(v["served"], 1);
+    assert_eq!(v["loadedAt"], "top level");
+    assert_eq!(
+        server.logs().matches("top level ran").count(),
+        1,
+        "{}",
+        server.logs()
+    );
 
     let up_reply = server.get("app.test", "/up").await;
     assert_eq!(up_reply.body, "200 POST qjs ping", "{}", server.logs());
@@ -390,8 +409,9 @@ async fn tenants_on_one_runtime_cannot_see_each_others_globals() {
               fetch(request) {{
                 hits++;
                 if (new URL(request.url).pathname === "/set") globalThis.secret = "{name}'s secret";
+                const seen = [].polluted ?? "clean";
                 Array.prototype.polluted = "{name}";
-                return new Response(`${{globalThis.owner}} ${{typeof globalThis.secret === "string" ? globalThis.secret : "none"}} ${{hits}}`);
+                return new Response(`${{globalThis.owner}} ${{typeof globalThis.secret === "string" ? globalThis.secret : "none"}} ${{hits}} ${{seen}}`);
               }},
             }};
             "#
@@ -418,10 +438,13 @@ async fn tenants_on_one_runtime_cannot_see_each_others_globals() {
             runtimes_section()
         ));
     let server = project.serve();
-    assert_eq!(server.get("a.test", "/set").await.body, "a a's secret 1");
-    assert_eq!(server.get("b.test", "/").await.body, "b none 1");
-    assert_eq!(server.get("a.test", "/").await.body, "a a's secret 2");
-    assert_eq!(server.get("b.test", "/").await.body, "b none 2");
+    assert_eq!(
+        server.get("a.test", "/set").await.body,
+        "a a's secret 1 clean"
+    );
+    assert_eq!(server.get("b.test", "/").await.body, "b none 1 clean");
+    assert_eq!(server.get("a.test", "/").await.body, "a a's secret 2 a");
+    assert_eq!(server.get("b.test", "/").await.body, "b none 2 b");
 }
 
 #[tokio::test]

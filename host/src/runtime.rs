@@ -66,6 +66,9 @@ pub struct Runtimes {
     configured: BTreeMap<String, (PathBuf, Result<Arc<RuntimeModule>, String>)>,
     state_dir: Option<PathBuf>,
     records: Mutex<Records>,
+    /// Modules read back from `state_dir`, by path: tenants pinned to an
+    /// older version share one read (and one digest) of it.
+    stored: Mutex<BTreeMap<PathBuf, Arc<RuntimeModule>>>,
 }
 
 /// What `state_dir/deployments.toml` holds.
@@ -119,6 +122,7 @@ impl Runtimes {
             configured,
             state_dir,
             records: Mutex::new(records),
+            stored: Mutex::default(),
         })
     }
 
@@ -151,7 +155,7 @@ impl Runtimes {
             let stored = self.stored_path(&record);
             let module = stored
                 .as_deref()
-                .map(RuntimeModule::read)
+                .map(|path| self.read_stored(path))
                 .transpose()?
                 .filter(|m| m.digest == record.sha256)
                 .ok_or_else(|| {
@@ -176,7 +180,7 @@ impl Runtimes {
                     newer.info.version
                 );
             }
-            return Ok(Arc::new(module));
+            return Ok(module);
         }
 
         // A new deployment, or a new pin: the configured module.
@@ -189,6 +193,17 @@ impl Runtimes {
             ));
         }
         self.record(tenant, &module)?;
+        Ok(module)
+    }
+
+    /// A module kept in `state_dir`, read once.
+    fn read_stored(&self, path: &Path) -> Result<Arc<RuntimeModule>, String> {
+        let mut stored = self.stored.lock().expect("stored modules");
+        if let Some(module) = stored.get(path) {
+            return Ok(module.clone());
+        }
+        let module = Arc::new(RuntimeModule::read(path)?);
+        stored.insert(path.to_owned(), module.clone());
         Ok(module)
     }
 

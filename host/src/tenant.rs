@@ -96,8 +96,7 @@ impl Tenant {
                     .map_err(|e| fail(format!("runtime `{spec}`: {e}")))?;
                 Arc::new(
                     wasm.load_on_runtime(
-                        &module.bytes,
-                        &module.info,
+                        &module,
                         &RuntimeTenant {
                             name: &config.name,
                             source_name: &file_name(path),

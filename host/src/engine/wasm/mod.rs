@@ -165,14 +165,13 @@ impl WasmEngine {
         })
     }
 
-    /// Loads a tenant's source on the language runtime `runtime` (a
-    /// runtime module's bytes): initialises the runtime once (it is then
-    /// shared), runs the tenant's top level once under its CPU and memory
-    /// limits, and keeps the result for every cold start.
+    /// Loads a tenant's source on the language runtime `runtime`:
+    /// initialises the runtime once (it is then shared), runs the tenant's
+    /// top level once under its CPU and memory limits, and keeps the
+    /// result for every cold start.
     pub fn load_on_runtime(
         &self,
-        runtime: &[u8],
-        info: &RuntimeInfo,
+        runtime: &crate::runtime::RuntimeModule,
         tenant: &RuntimeTenant<'_>,
     ) -> Result<WasmProgram, String> {
         let RuntimeTenant {
@@ -182,7 +181,7 @@ impl WasmEngine {
             vars,
             limits,
         } = *tenant;
-        let image = self.runtime_image(runtime, info)?;
+        let image = self.runtime_image(runtime)?;
         let limits = LoadLimits {
             cpu: std::time::Duration::from_millis(limits.cpu_ms),
             memory_bytes: usize::try_from(limits.memory_mb.saturating_mul(1 << 20))
@@ -196,7 +195,7 @@ impl WasmEngine {
             self.snapshot_tenant(&image, tenant, source, Arc::new(vars.clone()), &limits)?;
         tracing::debug!(
             tenant,
-            runtime = %info.name,
+            runtime = %runtime.info.name,
             snapshot_bytes = snapshot.bytes(),
             "tenant loaded on a runtime"
         );

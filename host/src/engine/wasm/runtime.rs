@@ -37,6 +37,7 @@ use wasmtime_wizer::Wizer;
 
 use super::abi::{Failure, RuntimeSource};
 use super::{HostState, WasmEngine};
+use crate::runtime::RuntimeModule;
 
 /// What a runtime module says it is, from its `islet_runtime` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,14 +151,15 @@ pub(super) struct LoadLimits {
 }
 
 impl WasmEngine {
-    /// The initialised, compiled image of the runtime module `bytes`.
+    /// The initialised, compiled image of a runtime module, made once
+    /// per module (by digest) and then shared.
     pub(super) fn runtime_image(
         &self,
-        bytes: &[u8],
-        info: &RuntimeInfo,
+        runtime: &RuntimeModule,
     ) -> Result<Arc<RuntimeImage>, String> {
-        let digest = islet_bindings::crypto::digest("SHA-256", bytes).expect("SHA-256 is known");
-        if let Some(image) = self.images.lock().expect("runtime images").get(&digest) {
+        let (bytes, info) = (&runtime.bytes[..], &runtime.info);
+        let digest = runtime.digest.as_bytes();
+        if let Some(image) = self.images.lock().expect("runtime images").get(digest) {
             return Ok(image.clone());
         }
         let platform = match info.platform.as_deref() {
@@ -168,7 +170,7 @@ impl WasmEngine {
         let cache = crate::cache::dir().map(|dir| {
             let key = crate::cache::key([
                 env!("CARGO_PKG_VERSION").as_bytes(),
-                &digest[..],
+                digest,
                 platform.as_bytes(),
             ]);
             dir.join(format!("runtime-{}-{key}.wasm", info.name))
@@ -234,7 +236,7 @@ impl WasmEngine {
         self.images
             .lock()
             .expect("runtime images")
-            .insert(digest, image.clone());
+            .insert(digest.to_vec(), image.clone());
         Ok(image)
     }
 
